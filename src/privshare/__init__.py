@@ -1,0 +1,3 @@
+"""privshare: synthetic data shared between data owners through privGAN."""
+
+__version__ = "0.1.0"

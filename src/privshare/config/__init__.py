@@ -1,0 +1,37 @@
+"""Configuration as data: frozen dataclasses, TOML presets and overrides."""
+
+from privshare.config.loading import (
+    PRESETS,
+    ConfigError,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    parse_override,
+    save_config,
+    validate,
+)
+from privshare.config.schema import (
+    DataConfig,
+    ExportConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "PRESETS",
+    "ConfigError",
+    "DataConfig",
+    "ExportConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+    "parse_override",
+    "save_config",
+    "validate",
+]

@@ -1,0 +1,211 @@
+"""Build a :class:`RunConfig` from presets, TOML files and ``a.b=c`` overrides.
+
+Unknown keys and ill-typed values raise :class:`ConfigError` naming the key,
+the value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from privshare.config.schema import RunConfig
+
+PRESETS = ("quick", "paper", "tiny")
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is wrong; the message says how to fix it."""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check ``value`` against a field's type hint and convert lists to tuples."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r} ({type(value).__name__})")
+        inner = typing.get_args(hint)[0]
+        return tuple(_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool):
+        if isinstance(value, bool) and hint is not bool:
+            raise ConfigError(f"{key}: expected {hint.__name__}, got boolean {value!r}")
+        if not isinstance(value, hint):
+            # steps_per_epoch accepts an integer written as a number.
+            if hint is str and isinstance(value, int):
+                return str(value)
+            raise ConfigError(
+                f"{key}: expected {hint.__name__}, got {value!r} ({type(value).__name__})"
+            )
+        return value
+    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover - schema bug
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    types = _field_types(cls)
+    unknown = sorted(set(data) - set(types))
+    if unknown:
+        where = prefix.rstrip(".") or "top level"
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + k for k in unknown)} in {where}; "
+            f"allowed: {', '.join(sorted(types))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        hint = types[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{name}: expected a table, got {value!r}")
+            kwargs[name] = _build(hint, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, hint, prefix + name)
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """Plain nested dict (tuples become lists) suitable for TOML or JSON."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(dataclasses.asdict(config))
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """Validate and build a config; unknown keys raise :class:`ConfigError`."""
+    config = _build(RunConfig, data, "")
+    validate(config)
+    return config
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The TOML preset ``name`` (one of :data:`PRESETS`) as a dict."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    text = resources.files("privshare.config").joinpath(f"presets/{name}.toml").read_text()
+    return tomllib.loads(text)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn ``"train.epochs_gan=5"`` into ``{"train": {"epochs_gan": 5}}``.
+
+    The value is read as a TOML value (``5``, ``0.1``, ``[0.01, 0.5]``,
+    ``true``); anything that is not valid TOML is taken as a plain string.
+    """
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    nested: dict[str, Any] = {}
+    node = nested
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return nested
+
+
+def load_config(
+    *,
+    preset: str | None = None,
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> RunConfig:
+    """Defaults, then a preset, then a TOML file, then ``--set`` overrides."""
+    data: dict[str, Any] = {}
+    if preset:
+        data = _merge(data, preset_dict(preset))
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist; pass a TOML file")
+        try:
+            data = _merge(data, tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from err
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return config_from_dict(data)
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    """Write the resolved config as TOML."""
+    Path(path).write_text(tomli_w.dumps(config_to_dict(config)))
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(config: RunConfig) -> None:
+    """Range checks that a type hint cannot express."""
+    d, t, m = config.data, config.train, config.model
+    fr = d.fractions
+    _check(len(fr) >= 2, f"data.fractions={list(fr)}: privGAN needs at least 2 owners")
+    bad = [f for f in fr if not 0 < f < 1]
+    _check(not bad, f"data.fractions={list(fr)}: each must be in (0, 1), got {bad}")
+    _check(
+        sum(fr) <= 1 + 1e-9,
+        f"data.fractions={list(fr)} sum to {sum(fr):.4f} > 1; owners' subsets must be disjoint",
+    )
+    known = {"privgan", "gan"}
+    _check(
+        bool(t.methods) and set(t.methods) <= known,
+        f"train.methods={list(t.methods)}: choose from {sorted(known)}",
+    )
+    _check(t.noise in ("per_owner", "shared"), f"train.noise={t.noise!r}: per_owner or shared")
+    _check(
+        t.precision in ("fp32", "bf16", "fp64"),
+        f"train.precision={t.precision!r}: choose fp32, bf16 or fp64",
+    )
+    spe = t.steps_per_epoch
+    _check(
+        spe in ("largest", "smallest") or (spe.isdigit() and int(spe) > 0),
+        f"train.steps_per_epoch={spe!r}: use 'largest', 'smallest' or a positive integer",
+    )
+    for name in ("epochs_privgan", "epochs_gan", "batch_size"):
+        _check(getattr(t, name) >= 1, f"train.{name}={getattr(t, name)} must be >= 1")
+    for name in ("dp_delay", "dp_pretrain_epochs", "checkpoint_every"):
+        _check(getattr(t, name) >= 0, f"train.{name}={getattr(t, name)} must be >= 0")
+    for name in ("smoothing_privgan", "smoothing_gan"):
+        _check(0 < getattr(t, name) <= 1, f"train.{name}={getattr(t, name)} must be in (0, 1]")
+    _check(t.privacy_weight >= 0, f"train.privacy_weight={t.privacy_weight} must be >= 0")
+    _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
+    _check(
+        all(w >= 1 for w in m.generator_widths + m.discriminator_widths)
+        and len(m.discriminator_widths) >= 1,
+        "model widths must be positive and the discriminator needs at least one hidden layer",
+    )
+    _check(config.optim.lr > 0, f"optim.lr={config.optim.lr} must be > 0")
+    _check(config.export.samples_per_class >= 1, "export.samples_per_class must be >= 1")

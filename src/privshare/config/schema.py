@@ -1,0 +1,87 @@
+"""Frozen configuration dataclasses: one per concern, a comment per field.
+
+Nothing here imports torch or any other part of the package. A resolved
+configuration is plain data: it is saved with every run (``config.toml``) and
+loaded back with :func:`privshare.config.loading.config_from_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset to load and how to split it between owners."""
+
+    name: str = "mnist"  # mnist | fashion-mnist | digits | npz | png-folder
+    path: str = ""  # file or folder for npz / png-folder / fashion-mnist ("" = default place)
+    data_dir: str = ""  # cache folder for downloaded data ("" = $XDG_CACHE_HOME/privshare)
+    classes: tuple[int, ...] = ()  # labels to model, one model each (() = every label)
+    fractions: tuple[float, ...] = (0.02, 0.20)  # per-owner share of EACH class's train rows
+    min_rows_per_owner: int = 2  # refuse a split that gives an owner fewer rows of a class
+    min_nonmembers: int = 1  # refuse a split that leaves fewer non-member rows in a class
+    max_train_per_class: int = 0  # cap each class's train rows before splitting (0 = no cap)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Fully connected networks of the reference (privGAN, MNIST)."""
+
+    latent_dim: int = 100  # size of z ~ N(0, I)
+    generator_widths: tuple[int, ...] = (512, 512, 1024)  # hidden layers of G
+    discriminator_widths: tuple[int, ...] = (2048, 512, 256)  # hidden layers of D_i and DP
+    leaky_slope: float = 0.2  # LeakyReLU negative slope
+    first_layer_std: float = 0.02  # N(0, std) init of each network's first layer
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam settings used for every generator and discriminator."""
+
+    lr: float = 2e-4  # learning rate
+    beta1: float = 0.5  # first-moment decay
+    beta2: float = 0.999  # second-moment decay
+    eps: float = 1e-7  # Keras' default epsilon, as in the reference
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training loops of privGAN and the local-GAN baseline."""
+
+    methods: tuple[str, ...] = ("privgan", "gan")  # which models a run trains
+    epochs_privgan: int = 200  # paper: 200
+    epochs_gan: int = 250  # paper: 250
+    batch_size: int = 256  # rows drawn per owner and class per step (with replacement)
+    steps_per_epoch: str = "largest"  # largest | smallest | <int>: see README "Unequal subsets"
+    privacy_weight: float = 1.0  # lambda: weight of DP's cross-entropy in each G_i's loss
+    dp_delay: int = 0  # epochs before DP starts training (paper: 0; privGAN code: 100)
+    dp_pretrain_epochs: int = 0  # >0 pre-trains DP on REAL rows (original privGAN only)
+    noise: str = "per_owner"  # per_owner (federation-ready) | shared (one z for all G_i)
+    smoothing_privgan: float = 0.95  # one-sided label smoothing of D_i's real target
+    smoothing_gan: float = 0.9  # same for the plain GAN
+    checkpoint_every: int = 10  # epochs between checkpoints (0 = only at the end)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"  # fp32 | bf16 (autocast, fp32 master weights) | fp64
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What a finished run writes for each owner."""
+
+    samples_per_class: int = 300  # labelled synthetic rows per class in each .npz
+    grid_columns: int = 10  # images per class row in the PNG grid
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run needs; ``seed`` seeds every random stream."""
+
+    name: str = "run"  # folder name under out_dir
+    out_dir: str = "runs"  # parent folder of run folders
+    seed: int = 0  # root seed; owners and stages get SeedSequence.spawn children
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)

@@ -1,0 +1,25 @@
+"""Losses, one-step functions, the GAN and privGAN trainers, checkpoints."""
+
+from privshare.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from privshare.training.gan import GANTrainer
+from privshare.training.loop import fit, resume
+from privshare.training.privgan import PrivGANTrainer
+from privshare.training.runtime import autocast, master_dtype, resolve_device, steps_per_epoch
+from privshare.training.state import CentralState, OwnerState, RealRows
+
+__all__ = [
+    "CentralState",
+    "CheckpointError",
+    "GANTrainer",
+    "OwnerState",
+    "PrivGANTrainer",
+    "RealRows",
+    "autocast",
+    "fit",
+    "load_checkpoint",
+    "master_dtype",
+    "resolve_device",
+    "resume",
+    "save_checkpoint",
+    "steps_per_epoch",
+]

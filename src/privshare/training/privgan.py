@@ -1,0 +1,154 @@
+"""The privGAN trainer for N >= 2 owners, all classes batched.
+
+Per step (reference step, see :mod:`privshare.training.steps`):
+each owner draws z and a real batch and takes one D_i step; if the epoch is
+past ``dp_delay`` DP takes one step on all owners' fakes (target = the owner
+that made each fake); then each G_i takes one step on
+``BCE(D_i(G_i(z)), 1) + lambda * CE(DP(G_i(z)), y')`` with y' a random other
+owner. DP never sees a real row unless ``dp_pretrain_epochs > 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from privshare.config import RunConfig
+from privshare.seeding import CENTRAL, INIT, STAGE_PRIVGAN, STREAM, derive_seed
+from privshare.training.runtime import autocast, master_dtype, steps_per_epoch
+from privshare.training.state import CentralState, OwnerState, RealRows
+from privshare.training.steps import (
+    central_gradient_share,
+    central_pretrain_step,
+    discriminator_step,
+    privgan_generator_step,
+)
+
+
+class PrivGANTrainer:
+    """One-process privGAN over ``len(rows)`` owners.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Resolved run configuration.
+    rows : list of RealRows
+        Each owner's real rows (C classes, same class order for every owner).
+    device : torch.device
+        Where models and rows live.
+    """
+
+    kind = "privgan"
+
+    def __init__(self, *, config: RunConfig, rows: list[RealRows], device: torch.device) -> None:
+        if len(rows) < 2:
+            raise ValueError(f"privGAN needs at least 2 owners, got {len(rows)}")
+        self.config = config
+        self.rows = rows
+        self.device = device
+        self.dtype = master_dtype(config.train.precision)
+        n_owners = len(rows)
+        classes, _, data_dim = rows[0].x.shape
+        seed = config.seed
+        self.owners = [
+            OwnerState(
+                index=j,
+                model=config.model,
+                optim=config.optim,
+                classes=classes,
+                data_dim=data_dim,
+                init_seed=derive_seed(seed, STAGE_PRIVGAN, j, INIT),
+                stream_seed=derive_seed(seed, STAGE_PRIVGAN, j, STREAM),
+                device=device,
+                dtype=self.dtype,
+            )
+            for j in range(n_owners)
+        ]
+        self.central = CentralState(
+            model=config.model,
+            optim=config.optim,
+            classes=classes,
+            data_dim=data_dim,
+            owners=n_owners,
+            init_seed=derive_seed(seed, STAGE_PRIVGAN, CENTRAL, INIT),
+            device=device,
+            dtype=self.dtype,
+        )
+        self.shared_rng = torch.Generator(device=device)
+        self.shared_rng.manual_seed(derive_seed(seed, STAGE_PRIVGAN, CENTRAL, STREAM))
+        self.epoch = 0
+        self.pretrained = config.train.dp_pretrain_epochs == 0
+        self.history: list[dict[str, float]] = []
+
+    def steps_per_epoch(self) -> int:
+        counts = [int(n) for r in self.rows for n in r.counts.tolist()]
+        t = self.config.train
+        return steps_per_epoch(t.steps_per_epoch, counts=counts, batch=t.batch_size)
+
+    def prepare(self) -> None:
+        """Optional DP pre-training on real rows (original privGAN; off by default)."""
+        if self.pretrained:
+            return
+        t = self.config.train
+        steps = t.dp_pretrain_epochs * self.steps_per_epoch()
+        with autocast(self.device, t.precision):
+            for _ in range(steps):
+                batches = [r.sample(t.batch_size, o.rng) for r, o in zip(self.rows, self.owners)]
+                central_pretrain_step(self.central.network, self.central.optimizer, batches)
+        self.pretrained = True
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One privGAN step for every owner and class; returns detached losses.
+
+        Losses are reported as the mean over classes (gradients use the sum).
+        """
+        t = self.config.train
+        n = len(self.owners)
+        z_shared = None
+        if t.noise == "shared":
+            z_shared = self.owners[0].noise(t.batch_size, rng=self.shared_rng)
+        losses: dict[str, torch.Tensor] = {}
+        with autocast(self.device, t.precision):
+            fakes = []
+            for owner, rows in zip(self.owners, self.rows):
+                fake, d_loss = discriminator_step(
+                    owner, rows, batch=t.batch_size, smoothing=t.smoothing_privgan, z=z_shared
+                )
+                fakes.append(fake)
+                losses[f"d_{owner.index}"] = d_loss
+            if self.epoch >= t.dp_delay:
+                self.central.optimizer.zero_grad(set_to_none=True)
+                share = [
+                    central_gradient_share(self.central.network, f, owner=j, owners=n)
+                    for j, f in enumerate(fakes)
+                ]
+                self.central.optimizer.step()
+                losses["dp"] = torch.stack(share).sum()
+            for owner, fake in zip(self.owners, fakes):
+                losses[f"g_{owner.index}"] = privgan_generator_step(
+                    owner,
+                    fake,
+                    network=self.central.network,
+                    owners=n,
+                    privacy_weight=t.privacy_weight,
+                )
+        classes = self.rows[0].x.shape[0]
+        return {k: v / classes for k, v in losses.items()}  # per-class mean, for the history
+
+    def state_dict(self) -> dict:
+        return {
+            "owners": [o.state_dict() for o in self.owners],
+            "central": self.central.state_dict(),
+            "shared_rng": self.shared_rng.get_state(),
+            "pretrained": self.pretrained,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["owners"]) != len(self.owners):
+            raise ValueError(
+                f"checkpoint has {len(state['owners'])} owners, this run {len(self.owners)}"
+            )
+        for owner, s in zip(self.owners, state["owners"]):
+            owner.load_state_dict(s)
+        self.central.load_state_dict(state["central"])
+        self.shared_rng.set_state(state["shared_rng"])
+        self.pretrained = bool(state["pretrained"])

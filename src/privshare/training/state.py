@@ -1,0 +1,167 @@
+"""Stateful pieces of training: one owner's private models, and DP.
+
+An :class:`OwnerState` is what never leaves an owner: its real rows, G_i,
+D_i, their optimisers and its random stream. A :class:`CentralState` is the
+central discriminator DP with its optimiser. Both have ``state_dict()`` /
+``load_state_dict()``; real rows are never part of a state dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from privshare.config import ModelConfig, OptimConfig
+from privshare.models import (
+    CentralDiscriminator,
+    Discriminator,
+    Generator,
+    build_central_discriminator,
+    build_discriminator,
+    build_generator,
+)
+
+
+def _adam(params, config: OptimConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(
+        params, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps
+    )
+
+
+def _rng(seed: int, device: torch.device) -> torch.Generator:
+    rng = torch.Generator(device=device)
+    rng.manual_seed(seed)
+    return rng
+
+
+@dataclass
+class RealRows:
+    """An owner's real rows, per class, scaled to [-1, 1] and padded.
+
+    Attributes
+    ----------
+    x : (C, n_max, D) float tensor; rows past ``counts[c]`` are padding.
+    counts : (C,) int64 tensor, rows of each class.
+    """
+
+    x: torch.Tensor
+    counts: torch.Tensor
+
+    @classmethod
+    def from_arrays(
+        cls, per_class: list[np.ndarray], *, device: torch.device, dtype: torch.dtype
+    ) -> RealRows:
+        """``per_class[c]``: uint8 images (n_c, H, W) of class c."""
+        counts = [len(a) for a in per_class]
+        if min(counts) < 1:
+            raise ValueError(f"every class needs at least one real row, got counts {counts}")
+        dim = int(np.prod(per_class[0].shape[1:]))
+        x = np.zeros((len(per_class), max(counts), dim), dtype=np.float32)
+        for c, arr in enumerate(per_class):
+            x[c, : len(arr)] = (arr.reshape(len(arr), dim).astype(np.float32) - 127.5) / 127.5
+        return cls(
+            x=torch.from_numpy(x).to(device=device, dtype=dtype),
+            counts=torch.tensor(counts, dtype=torch.long, device=device),
+        )
+
+    def sample(self, batch: int, rng: torch.Generator) -> torch.Tensor:
+        """``batch`` rows per class drawn with replacement: (C, batch, D)."""
+        c = self.x.shape[0]
+        u = torch.rand((c, batch), generator=rng, device=self.x.device)
+        idx = (u * self.counts[:, None]).long().clamp_max_(self.counts[:, None] - 1)
+        rows = torch.arange(c, device=self.x.device)[:, None]
+        return self.x[rows, idx]
+
+
+class OwnerState:
+    """One owner's private GAN: G_i, D_i, their Adams and its random stream."""
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        model: ModelConfig,
+        optim: OptimConfig,
+        classes: int,
+        data_dim: int,
+        init_seed: int,
+        stream_seed: int,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        init = torch.Generator().manual_seed(init_seed)
+        self.index = index
+        self.generator: Generator = build_generator(
+            model, models=classes, data_dim=data_dim, generator=init
+        ).to(device=device, dtype=dtype)
+        self.discriminator: Discriminator = build_discriminator(
+            model, models=classes, data_dim=data_dim, generator=init
+        ).to(device=device, dtype=dtype)
+        self.opt_g = _adam(self.generator.parameters(), optim)
+        self.opt_d = _adam(self.discriminator.parameters(), optim)
+        self.rng = _rng(stream_seed, device)
+        self.latent_dim = model.latent_dim
+        self.device = device
+        self.dtype = dtype
+
+    def noise(self, batch: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I): (C, batch, latent), from this owner's stream by default."""
+        shape = (self.generator.models, batch, self.latent_dim)
+        return torch.randn(shape, generator=rng or self.rng, device=self.device, dtype=self.dtype)
+
+    def state_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = {"index", "generator", "discriminator", "opt_g", "opt_d", "rng"} - set(state)
+        if missing:
+            raise KeyError(f"owner state lacks {sorted(missing)}; the checkpoint is incomplete")
+        if state["index"] != self.index:
+            raise ValueError(f"owner state is for owner {state['index']}, not {self.index}")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.rng.set_state(state["rng"])
+
+
+class CentralState:
+    """The central discriminator DP and its Adam."""
+
+    def __init__(
+        self,
+        *,
+        model: ModelConfig,
+        optim: OptimConfig,
+        classes: int,
+        data_dim: int,
+        owners: int,
+        init_seed: int,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        init = torch.Generator().manual_seed(init_seed)
+        self.network: CentralDiscriminator = build_central_discriminator(
+            model, models=classes, data_dim=data_dim, owners=owners, generator=init
+        ).to(device=device, dtype=dtype)
+        self.optimizer = _adam(self.network.parameters(), optim)
+        self.owners = owners
+
+    def state_dict(self) -> dict:
+        return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = {"network", "optimizer"} - set(state)
+        if missing:
+            raise KeyError(f"central state lacks {sorted(missing)}; the checkpoint is incomplete")
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])

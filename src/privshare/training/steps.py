@@ -1,0 +1,123 @@
+"""One-step functions shared by the one-process trainers and the federated apps.
+
+The privGAN step of the reference, made exact and cheaper: each G_i(z) is
+computed once and its graph kept; D_i and DP train on the detached fakes; the
+generator loss is then taken on the same fakes with the UPDATED D_i and DP and
+back-propagated into G_i's parameters only (``backward(inputs=...)``), so no
+discriminator weight gradient is computed in the generator step. As z and
+G_i are unchanged in between, this equals the reference step minus its two
+extra generator forward passes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from privshare.models import CentralDiscriminator
+from privshare.training.losses import (
+    central_loss_share,
+    discriminator_loss,
+    generator_adversarial_loss,
+    owner_cross_entropy,
+    random_other_owner,
+)
+from privshare.training.state import OwnerState, RealRows
+
+
+def discriminator_step(
+    owner: OwnerState,
+    rows: RealRows,
+    *,
+    batch: int,
+    smoothing: float,
+    z: torch.Tensor | None = None,
+    keep_graph: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw z and a real batch, take one D_i step on [real, G_i(z)].
+
+    Returns
+    -------
+    fake : (C, B, D)
+        G_i(z), still attached to G_i's graph when ``keep_graph``.
+    loss : scalar tensor (detached)
+        D_i's loss before its update.
+    """
+    z = owner.noise(batch) if z is None else z
+    with torch.set_grad_enabled(keep_graph):
+        fake = owner.generator(z)  # (C, B, D)
+    real = rows.sample(batch, owner.rng)  # (C, B, D)
+    d = owner.discriminator
+    loss = discriminator_loss(d(real), d(fake.detach()), smoothing=smoothing)
+    owner.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    owner.opt_d.step()
+    return fake, loss.detach()
+
+
+def central_gradient_share(
+    network: CentralDiscriminator, fake: torch.Tensor, *, owner: int, owners: int
+) -> torch.Tensor:
+    """Accumulate into DP's ``.grad`` this owner's share of DP's loss.
+
+    ``fake`` (C, B, D) is detached here: DP is trained on fakes only and no
+    gradient flows back into G_i. Returns the share (detached).
+    """
+    batch = fake.shape[1]
+    logits = network(fake.detach())  # (C, B, N)
+    loss = central_loss_share(logits, owner=owner, total_rows=owners * batch)
+    loss.backward()
+    return loss.detach()
+
+
+def privgan_generator_step(
+    owner: OwnerState,
+    fake: torch.Tensor,
+    *,
+    network: CentralDiscriminator,
+    owners: int,
+    privacy_weight: float,
+) -> torch.Tensor:
+    """One G_i step: BCE(D_i(fake), 1) + lambda * CE(DP(fake), y'), y' != i.
+
+    ``fake`` (C, B, D) must still hold G_i's graph. Only G_i's parameters
+    receive gradients; D_i and DP are used frozen.
+    """
+    c, b = fake.shape[:2]
+    targets = random_other_owner(
+        owner=owner.index, owners=owners, shape=(c, b), rng=owner.rng, device=fake.device
+    )
+    loss = generator_adversarial_loss(owner.discriminator(fake))
+    if privacy_weight:
+        loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets)
+    owner.opt_g.zero_grad(set_to_none=True)
+    loss.backward(inputs=list(owner.generator.parameters()))
+    owner.opt_g.step()
+    return loss.detach()
+
+
+def gan_generator_step(owner: OwnerState, *, batch: int) -> torch.Tensor:
+    """Plain-GAN generator step on FRESH noise with target 1."""
+    fake = owner.generator(owner.noise(batch))
+    loss = generator_adversarial_loss(owner.discriminator(fake))
+    owner.opt_g.zero_grad(set_to_none=True)
+    loss.backward(inputs=list(owner.generator.parameters()))
+    owner.opt_g.step()
+    return loss.detach()
+
+
+def central_pretrain_step(
+    network: CentralDiscriminator,
+    optimizer: torch.optim.Optimizer,
+    batches: list[torch.Tensor],
+) -> torch.Tensor:
+    """One DP step on REAL rows labelled by owner (original privGAN only).
+
+    ``batches[j]`` (C, B, D) are owner j's real rows. The paper implemented
+    here never calls this: it is off unless ``train.dp_pretrain_epochs > 0``.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    total = torch.zeros((), device=batches[0].device)
+    for j, rows in enumerate(batches):
+        total = total + central_gradient_share(network, rows, owner=j, owners=len(batches))
+    optimizer.step()
+    return total

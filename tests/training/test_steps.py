@@ -1,0 +1,101 @@
+"""Each step changes the weights it should and no others."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from privshare.training import GANTrainer, PrivGANTrainer
+from privshare.training.steps import (
+    central_gradient_share,
+    discriminator_step,
+    privgan_generator_step,
+)
+from tests.training.helpers import changed, snapshot, tiny_config, tiny_rows, unchanged
+
+CPU = torch.device("cpu")
+
+
+def _all_snapshots(trainer):
+    snaps = {}
+    for o in trainer.owners:
+        snaps[f"g{o.index}"] = (o.generator, snapshot(o.generator))
+        snaps[f"d{o.index}"] = (o.discriminator, snapshot(o.discriminator))
+    if hasattr(trainer, "central"):
+        snaps["dp"] = (trainer.central.network, snapshot(trainer.central.network))
+    return snaps
+
+
+@pytest.mark.parametrize("owners", [2, 3])
+def test_privgan_step_updates_every_network(owners):
+    fr = ",".join(["0.2"] * owners)
+    t = PrivGANTrainer(
+        config=tiny_config(f"data.fractions=[{fr}]"), rows=tiny_rows(owners=owners), device=CPU
+    )
+    snaps = _all_snapshots(t)
+    losses = t.train_step()
+    assert set(losses) == {f"d_{j}" for j in range(owners)} | {f"g_{j}" for j in range(owners)} | {"dp"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    for name, (module, before) in snaps.items():
+        assert changed(module, before), f"{name} did not change"
+
+
+@pytest.mark.parametrize("owners", [2, 3])
+def test_substeps_touch_only_their_network(owners):
+    fr = ",".join(["0.2"] * owners)
+    t = PrivGANTrainer(
+        config=tiny_config(f"data.fractions=[{fr}]"), rows=tiny_rows(owners=owners), device=CPU
+    )
+    owner, rows = t.owners[1], t.rows[1]
+    snaps = _all_snapshots(t)
+    fake, _ = discriminator_step(owner, rows, batch=8, smoothing=0.95)
+    for name, (module, before) in snaps.items():
+        assert (changed if name == "d1" else unchanged)(module, before), name
+
+    snaps = _all_snapshots(t)
+    t.central.optimizer.zero_grad()
+    central_gradient_share(t.central.network, fake, owner=1, owners=owners)
+    t.central.optimizer.step()
+    for name, (module, before) in snaps.items():
+        assert (changed if name == "dp" else unchanged)(module, before), name
+
+    snaps = _all_snapshots(t)
+    privgan_generator_step(owner, fake, network=t.central.network, owners=owners, privacy_weight=1.0)
+    for name, (module, before) in snaps.items():
+        assert (changed if name == "g1" else unchanged)(module, before), name
+    # the generator step computed no gradient for the frozen discriminators
+    t.central.optimizer.zero_grad(set_to_none=True)
+    fake2, _ = discriminator_step(owner, rows, batch=8, smoothing=0.95)
+    owner.opt_d.zero_grad(set_to_none=True)
+    privgan_generator_step(owner, fake2, network=t.central.network, owners=owners, privacy_weight=1.0)
+    assert all(p.grad is None for p in t.central.network.parameters())
+    assert all(p.grad is None for p in owner.discriminator.parameters())
+
+
+def test_dp_delay_freezes_dp():
+    t = PrivGANTrainer(config=tiny_config("train.dp_delay=1"), rows=tiny_rows(), device=CPU)
+    before = snapshot(t.central.network)
+    losses = t.train_step()
+    assert "dp" not in losses and unchanged(t.central.network, before)
+    t.epoch = 1
+    t.train_step()
+    assert changed(t.central.network, before)
+
+
+def test_gan_step_updates_only_its_owner():
+    rows = tiny_rows()
+    t = GANTrainer(config=tiny_config(), rows=rows[0], owner=0, device=CPU)
+    snaps = _all_snapshots(t)
+    t.train_step()
+    for name, (module, before) in snaps.items():
+        assert changed(module, before), name
+
+
+def test_subset_smaller_than_batch_still_trains():
+    cfg = tiny_config("train.batch_size=256")
+    rows = tiny_rows(sizes=(3, 4))
+    t = PrivGANTrainer(config=cfg, rows=rows, device=CPU)
+    assert t.steps_per_epoch() == 1
+    before = snapshot(t.owners[0].generator)
+    t.train_step()
+    assert changed(t.owners[0].generator, before)

@@ -1,0 +1,53 @@
+"""Between model space ([-1, 1], flat) and image space (uint8, H x W); PNG grids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """Flat model outputs in [-1, 1], (n, H*W) -> uint8 images (n, H, W)."""
+    img = np.clip(np.rint((x.astype(np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return img.reshape(len(x), *image_shape)
+
+
+def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
+    """``np.savez_compressed`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def save_grid(
+    path: str | Path, x: np.ndarray, y: np.ndarray, *, classes: tuple[int, ...], columns: int
+) -> None:
+    """PNG with one row per class (in ``classes`` order) of up to ``columns`` images.
+
+    ``x``: uint8 (n, H, W), ``y``: labels (n,). Images are upscaled so that a
+    28x28 digit is at least 56 pixels wide, with a 2-pixel grey gutter.
+    """
+    h, w = x.shape[1:]
+    scale = max(1, 56 // max(h, w))
+    pad = 2
+    canvas = np.full(
+        (len(classes) * (h * scale + pad) + pad, columns * (w * scale + pad) + pad),
+        128,
+        dtype=np.uint8,
+    )
+    for r, c in enumerate(classes):
+        rows = x[y == c][:columns]
+        for k, img in enumerate(rows):
+            big = np.kron(img, np.ones((scale, scale), dtype=np.uint8))
+            top, left = pad + r * (h * scale + pad), pad + k * (w * scale + pad)
+            canvas[top : top + h * scale, left : left + w * scale] = big
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    Image.fromarray(canvas, mode="L").save(tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,72 @@
+"""Where everything of a run lives on disk.
+
+::
+
+    RUN/
+      config.toml                 resolved configuration
+      run.json                    manifest: versions, seeds, status, sizes, timings
+      partition.npz               owners' row indices and the non-member pool
+      history.json                per-epoch losses of every trainer
+      central/privgan_dp.pt       central discriminator DP (the only shared model)
+      owner_<j>/privgan_model.pt  G_j and D_j of privGAN (stay with owner j)
+      owner_<j>/gan_model.pt      owner j's local GAN
+      owner_<j>/synthetic_<method>.npz   labelled synthetic rows (x uint8, y int64)
+      owner_<j>/grid_<method>.png        one row of samples per class
+      checkpoints/*.pt            resumable training state
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+METHODS = ("privgan", "gan")
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Paths inside one run folder."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def partition(self) -> Path:
+        return self.root / "partition.npz"
+
+    @property
+    def history(self) -> Path:
+        return self.root / "history.json"
+
+    @property
+    def central_model(self) -> Path:
+        return self.root / "central" / "privgan_dp.pt"
+
+    def owner_dir(self, owner: int) -> Path:
+        return self.root / f"owner_{owner}"
+
+    def model(self, method: str, owner: int) -> Path:
+        return self.owner_dir(owner) / f"{_check(method)}_model.pt"
+
+    def synthetic(self, method: str, owner: int) -> Path:
+        return self.owner_dir(owner) / f"synthetic_{_check(method)}.npz"
+
+    def grid(self, method: str, owner: int) -> Path:
+        return self.owner_dir(owner) / f"grid_{_check(method)}.png"
+
+    def checkpoint(self, method: str, owner: int | None = None) -> Path:
+        suffix = "" if owner is None else f"_owner_{owner}"
+        return self.root / "checkpoints" / f"{_check(method)}{suffix}.pt"
+
+
+def _check(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    return method

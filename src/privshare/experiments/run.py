@@ -1,0 +1,222 @@
+"""Run one configured experiment: data, partition, privGAN, local GANs, export.
+
+The run folder (see :mod:`privshare.artifacts.layout`) is created only after
+the data and the partition have been validated, so bad input leaves nothing
+behind. A killed run restarts from its checkpoints when started again with
+the same configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import privshare
+from privshare.artifacts import (
+    Run,
+    RunLayout,
+    load_run,
+    save_grid,
+    save_model_file,
+    save_npz_atomic,
+)
+from privshare.config import RunConfig, config_to_dict, save_config
+from privshare.data import Dataset, Partition, load_dataset, make_partition, save_partition
+from privshare.seeding import STAGE_EXPORT, STAGE_PARTITION, derive_seed
+from privshare.training import (
+    GANTrainer,
+    PrivGANTrainer,
+    RealRows,
+    fit,
+    master_dtype,
+    resolve_device,
+)
+from privshare.training.loop import ProgressFn
+
+log = logging.getLogger(__name__)
+
+
+class RunExistsError(ValueError):
+    """The run folder exists and holds a run with a different configuration."""
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def prepare_data(config: RunConfig) -> tuple[Dataset, Partition]:
+    """Load the dataset and draw the owners' partition (both seeded)."""
+    dataset = load_dataset(config.data, seed=derive_seed(config.seed, STAGE_PARTITION, 0))
+    partition = make_partition(
+        labels=dataset.y_train,
+        fractions=config.data.fractions,
+        seed=derive_seed(config.seed, STAGE_PARTITION, 1),
+        classes=dataset.classes,
+        min_rows_per_owner=config.data.min_rows_per_owner,
+        min_nonmembers=config.data.min_nonmembers,
+    )
+    return dataset, partition
+
+
+def owner_rows(
+    dataset: Dataset, partition: Partition, *, owner: int, device: torch.device, dtype: torch.dtype
+) -> RealRows:
+    """Owner ``owner``'s real rows, per class in ``partition.classes`` order."""
+    per_class = [
+        dataset.x_train[partition.owner_class_indices(owner, c)] for c in partition.classes
+    ]
+    return RealRows.from_arrays(per_class, device=device, dtype=dtype)
+
+
+def _open_folder(config: RunConfig, layout: RunLayout) -> None:
+    """Create the run folder, or check that an existing one is this run's."""
+    if layout.config.is_file():
+        saved = load_run(layout.root).config
+        if saved != config:
+            raise RunExistsError(
+                f"{str(layout.root)!r} holds a run with another configuration; "
+                "pick another run.name / --name, or delete the folder to start over"
+            )
+        return
+    if layout.root.exists() and any(layout.root.iterdir()):
+        raise RunExistsError(
+            f"{str(layout.root)!r} exists and is not a privshare run; choose another name"
+        )
+    layout.root.mkdir(parents=True, exist_ok=True)
+    save_config(config, layout.config)
+
+
+def _manifest(config: RunConfig, dataset: Dataset, partition: Partition, device) -> dict:
+    counts = {
+        f"owner_{j}": [len(partition.owner_class_indices(j, c)) for c in partition.classes]
+        for j in range(len(config.data.fractions))
+    }
+    counts["nonmember"] = [len(partition.nonmember_class_indices(c)) for c in partition.classes]
+    return {
+        "status": "running",
+        "dataset": dataset.name,
+        "classes": list(partition.classes),
+        "image_shape": list(dataset.x_train.shape[1:]),
+        "rows_per_class": counts,
+        "seed": config.seed,
+        "device": str(device),
+        "versions": {
+            "privshare": privshare.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "timings_s": {},
+        "steps_per_epoch": {},
+    }
+
+
+def _train_method(
+    method: str,
+    *,
+    config: RunConfig,
+    rows: list[RealRows],
+    layout: RunLayout,
+    manifest: dict,
+    device: torch.device,
+    progress: ProgressFn | None,
+) -> dict[str, list]:
+    """Train one method for every owner, save its models; return histories."""
+    t = config.train
+    cfg = config_to_dict(config)
+    classes = tuple(manifest["classes"])
+    shape = tuple(manifest["image_shape"])
+    histories: dict[str, list] = {}
+    if method == "privgan":
+        trainer = PrivGANTrainer(config=config, rows=rows, device=device)
+        manifest["steps_per_epoch"]["privgan"] = trainer.steps_per_epoch()
+        histories["privgan"] = fit(
+            trainer, epochs=t.epochs_privgan, checkpoint_path=layout.checkpoint("privgan"),
+            checkpoint_every=t.checkpoint_every, config=cfg, progress=progress, label="privGAN",
+        )
+        for o in trainer.owners:
+            save_model_file(
+                layout.model("privgan", o.index), kind="privgan_owner", classes=classes,
+                image_shape=shape, networks={"generator": o.generator.state_dict(),
+                                             "discriminator": o.discriminator.state_dict()},
+            )
+        save_model_file(
+            layout.central_model, kind="privgan_central", classes=classes, image_shape=shape,
+            networks={"central": trainer.central.network.state_dict()}, owners=len(rows),
+        )
+        return histories
+    for j, r in enumerate(rows):
+        trainer = GANTrainer(config=config, rows=r, owner=j, device=device)
+        manifest["steps_per_epoch"][f"gan_owner_{j}"] = trainer.steps_per_epoch()
+        histories[f"gan_owner_{j}"] = fit(
+            trainer, epochs=t.epochs_gan, checkpoint_path=layout.checkpoint("gan", j),
+            checkpoint_every=t.checkpoint_every, config=cfg, progress=progress,
+            label=f"GAN owner {j}",
+        )
+        save_model_file(
+            layout.model("gan", j), kind="gan_owner", classes=classes, image_shape=shape,
+            networks={"generator": trainer.owner.generator.state_dict(),
+                      "discriminator": trainer.owner.discriminator.state_dict()},
+        )
+    return histories
+
+
+def export_synthetic(run: Run) -> list[Path]:
+    """Write each owner's labelled synthetic .npz and PNG grid for every method."""
+    written = []
+    e = run.config.export
+    for m_i, method in enumerate(run.methods):
+        for j in range(run.owners):
+            seed = derive_seed(run.config.seed, STAGE_EXPORT, m_i, j)
+            x, y = run.generate(method, j, n_per_class=e.samples_per_class, seed=seed)
+            save_npz_atomic(run.layout.synthetic(method, j), x=x, y=y)
+            save_grid(run.layout.grid(method, j), x, y, classes=run.classes, columns=e.grid_columns)
+            written += [run.layout.synthetic(method, j), run.layout.grid(method, j)]
+    return written
+
+
+def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> Run:
+    """Train every configured method for every owner and export synthetic data.
+
+    Returns the finished :class:`~privshare.artifacts.Run`.
+    """
+    device = resolve_device(config.train.device)
+    dataset, partition = prepare_data(config)  # raises before anything is written
+    layout = RunLayout(Path(config.out_dir) / config.name)
+    _open_folder(config, layout)
+    if not layout.partition.is_file():
+        save_partition(partition, layout.partition)
+    manifest = _manifest(config, dataset, partition, device)
+    _write_json(layout.manifest, manifest)
+    dtype = master_dtype(config.train.precision)
+    rows = [
+        owner_rows(dataset, partition, owner=j, device=device, dtype=dtype)
+        for j in range(len(config.data.fractions))
+    ]
+    torch.manual_seed(config.seed)  # nothing should use the global stream; pin it anyway
+    histories: dict[str, list] = {}
+    for method in config.train.methods:
+        start = time.perf_counter()
+        histories.update(
+            _train_method(method, config=config, rows=rows, layout=layout, manifest=manifest,
+                          device=device, progress=progress)
+        )
+        manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
+        _write_json(layout.history, histories)
+        _write_json(layout.manifest, manifest)
+    start = time.perf_counter()
+    export_synthetic(load_run(layout.root))
+    manifest["timings_s"]["export"] = round(time.perf_counter() - start, 3)
+    manifest["status"] = "done"
+    _write_json(layout.manifest, manifest)
+    return load_run(layout.root)

@@ -1,0 +1,81 @@
+"""End to end through the command line on the tiny preset (8x8 digits, seconds)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from privshare.artifacts import load_run
+from privshare.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    res = runner.invoke(app, ["train", "--preset", "tiny", "--out-dir", str(out), "--name", "t"])
+    assert res.exit_code == 0, res.output
+    return out / "t"
+
+
+def test_train_writes_the_run_folder(tiny_run):
+    run = load_run(tiny_run)
+    assert json.loads((tiny_run / "run.json").read_text())["status"] == "done"
+    assert tomllib.loads((tiny_run / "config.toml").read_text())["train"]["epochs_gan"] == 2
+    history = json.loads((tiny_run / "history.json").read_text())
+    assert set(history) == {"privgan", "gan_owner_0", "gan_owner_1"}
+    assert len(history["privgan"]) == 2 and "dp" in history["privgan"][0]
+    assert (tiny_run / "central" / "privgan_dp.pt").is_file()
+    for method in ("privgan", "gan"):
+        for j in (0, 1):
+            data = np.load(run.layout.synthetic(method, j))
+            assert data["x"].dtype == np.uint8 and data["x"].shape == (60, 8, 8)
+            assert sorted(set(data["y"].tolist())) == [0, 1, 2]
+            assert np.bincount(data["y"]).tolist() == [20, 20, 20]
+            assert run.layout.grid(method, j).stat().st_size > 0
+    part = run.partition()
+    assert all(len(set(a) & set(b)) == 0 for a, b in [(part.owner_indices[0], part.owner_indices[1])])
+
+
+def test_generate_needs_only_the_run_folder(tiny_run, tmp_path):
+    out = tmp_path / "more.npz"
+    res = runner.invoke(app, ["generate", str(tiny_run), "-n", "7", "--owner", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = np.load(out)
+    assert data["x"].shape == (21, 8, 8) and np.bincount(data["y"]).tolist() == [7, 7, 7]
+    again = tmp_path / "again.npz"
+    runner.invoke(app, ["generate", str(tiny_run), "-n", "7", "--owner", "1", "--out", str(again)])
+    assert np.array_equal(np.load(again)["x"], data["x"])  # same seed, same samples
+
+
+def test_rerun_with_same_config_resumes_and_other_config_is_refused(tiny_run):
+    args = ["train", "--preset", "tiny", "--out-dir", str(tiny_run.parent), "--name", "t"]
+    assert runner.invoke(app, args).exit_code == 0  # everything done: resumes, nothing retrained
+    res = runner.invoke(app, [*args, "--set", "train.epochs_gan=3"])
+    assert res.exit_code == 2 and "another configuration" in res.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "data.fractions=[0.7, 0.6]"], "sum to 1.3000"),
+        (["--set", "train.bogus=1"], "unknown config key"),
+        (["--set", "data.fractions=[0.001, 0.2]"], "class"),
+        (["--set", "data.name=imagenet"], "imagenet"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, extra, message):
+    res = runner.invoke(app, ["train", "--preset", "tiny", "--out-dir", str(tmp_path / "o"), *extra])
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_generate_on_a_missing_folder_fails_cleanly(tmp_path):
+    res = runner.invoke(app, ["generate", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "not a privshare run folder" in res.output

@@ -55,8 +55,13 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def prepare_data(config: RunConfig) -> tuple[Dataset, Partition]:
-    """Load the dataset and draw the owners' partition (both seeded)."""
-    dataset = load_dataset(config.data, seed=derive_seed(config.seed, STAGE_PARTITION, 0))
+    """Load the dataset and draw the owners' partition.
+
+    The dataset's own train/test split (where a loader makes one) uses a fixed
+    seed, so runs with different seeds are evaluated on the same test rows;
+    the partition is drawn from the run's seed.
+    """
+    dataset = load_dataset(config.data, seed=0)
     partition = make_partition(
         labels=dataset.y_train,
         fractions=config.data.fractions,

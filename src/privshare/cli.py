@@ -52,7 +52,7 @@ def _config(preset, config_file, overrides, name, out_dir):
 
     extra = list(overrides or [])
     if name:
-        extra.append(f"name={name!r}".replace("'", '"'))
+        extra.append(f'name="{name}"')
     if out_dir:
         extra.append(f'out_dir="{out_dir}"')
     return load_config(preset=preset, path=config_file, overrides=extra)
@@ -75,6 +75,8 @@ def _train(config) -> None:
                 tasks[label] = bar.add_task(label, total=total, losses="")
             losses = " ".join(f"{k}={v:.3f}" for k, v in (record or {}).items() if k != "epoch")
             bar.update(tasks[label], completed=done, losses=losses)
+            if not console.is_terminal and record is not None:  # logs and CI: one line an epoch
+                console.print(f"{label}: epoch {record['epoch'] + 1}, step {done}/{total}  {losses}")
 
         run = run_experiment(config, progress=progress)
     console.print(f"[green]run written to[/] {run.root}")

@@ -1,6 +1,7 @@
 """Datasets (real, offline), validation, and owner partitions. No torch here."""
 
-from privshare.data.dataset import DataError, Dataset, as_labels, as_uint8_images, make_dataset
+from privshare.data.dataset import DataError, Dataset, as_labels, as_uint8_images, validate_arrays
+from privshare.data.idx import read_idx
 from privshare.data.loaders import (
     NAMES,
     load_dataset,
@@ -8,7 +9,8 @@ from privshare.data.loaders import (
     load_idx_folder,
     load_npz,
     load_png_folder,
-    read_idx,
+    restrict,
+    split_test,
 )
 from privshare.data.mnist import fetch_mnist, load_mnist
 from privshare.data.partition import Partition, load_partition, make_partition, save_partition
@@ -28,7 +30,10 @@ __all__ = [
     "load_npz",
     "load_partition",
     "load_png_folder",
-    "make_dataset",
     "make_partition",
     "read_idx",
+    "restrict",
+    "save_partition",
+    "split_test",
+    "validate_arrays",
 ]

@@ -55,7 +55,11 @@ def test_generate_needs_only_the_run_folder(tiny_run, tmp_path):
 
 def test_rerun_with_same_config_resumes_and_other_config_is_refused(tiny_run):
     args = ["train", "--preset", "tiny", "--out-dir", str(tiny_run.parent), "--name", "t"]
-    assert runner.invoke(app, args).exit_code == 0  # everything done: resumes, nothing retrained
+    model = tiny_run / "owner_0" / "privgan_model.pt"
+    before = model.stat().st_mtime_ns
+    assert runner.invoke(app, args).exit_code == 0  # everything done: nothing retrained
+    assert model.stat().st_mtime_ns == before
+    assert not list((tiny_run / "checkpoints").glob("*.pt"))  # removed once a method finished
     res = runner.invoke(app, [*args, "--set", "train.epochs_gan=3"])
     assert res.exit_code == 2 and "another configuration" in res.output
 

@@ -61,6 +61,7 @@ class TrainConfig:
     smoothing_privgan: float = 0.95  # one-sided label smoothing of D_i's real target
     smoothing_gan: float = 0.9  # same for the plain GAN
     checkpoint_every: int = 10  # epochs between checkpoints (0 = only at the end)
+    keep_checkpoints: bool = False  # keep checkpoints/ after a method finishes (they are large)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (autocast, fp32 master weights) | fp64
 

@@ -121,6 +121,7 @@ def _manifest(config: RunConfig, dataset: Dataset, partition: Partition, device)
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
+        "methods_done": [],
         "timings_s": {},
         "steps_per_epoch": {},
     }
@@ -202,6 +203,10 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
     if not layout.partition.is_file():
         save_partition(partition, layout.partition)
     manifest = _manifest(config, dataset, partition, device)
+    if layout.manifest.is_file():  # a restarted run keeps what it already finished
+        previous = json.loads(layout.manifest.read_text())
+        for key in ("methods_done", "timings_s", "steps_per_epoch"):
+            manifest[key] = previous.get(key, manifest[key])
     _write_json(layout.manifest, manifest)
     dtype = master_dtype(config.train.precision)
     rows = [
@@ -209,16 +214,23 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
         for j in range(len(config.data.fractions))
     ]
     torch.manual_seed(config.seed)  # nothing should use the global stream; pin it anyway
-    histories: dict[str, list] = {}
+    histories = json.loads(layout.history.read_text()) if layout.history.is_file() else {}
     for method in config.train.methods:
+        if method in manifest["methods_done"]:
+            log.info("%s already trained in %s; skipping", method, layout.root)
+            continue
         start = time.perf_counter()
         histories.update(
             _train_method(method, config=config, rows=rows, layout=layout, manifest=manifest,
                           device=device, progress=progress)
         )
         manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
+        manifest["methods_done"].append(method)
         _write_json(layout.history, histories)
         _write_json(layout.manifest, manifest)
+        if not config.train.keep_checkpoints:
+            for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
+                ck.unlink()
     start = time.perf_counter()
     export_synthetic(load_run(layout.root))
     manifest["timings_s"]["export"] = round(time.perf_counter() - start, 3)

@@ -34,18 +34,23 @@ class CentralDiscriminator(EnsembleMLP):
     """Per-class owner classifiers DP: x (M, B, D) -> logits (M, B, N)."""
 
 
-def build_generator(
-    config: ModelConfig, *, models: int, data_dim: int, generator: torch.Generator | None = None
-) -> Generator:
-    """G for ``models`` classes producing flattened images of ``data_dim`` pixels."""
-    sizes = (config.latent_dim, *config.generator_widths, data_dim)
-    return Generator(
+def _build(cls: type[EnsembleMLP], config: ModelConfig, *, models: int, sizes: tuple[int, ...],
+           generator: torch.Generator | None) -> EnsembleMLP:
+    return cls(
         models=models,
         sizes=sizes,
         leaky_slope=config.leaky_slope,
         first_layer_std=config.first_layer_std,
         generator=generator,
     )
+
+
+def build_generator(
+    config: ModelConfig, *, models: int, data_dim: int, generator: torch.Generator | None = None
+) -> Generator:
+    """G for ``models`` classes producing flattened images of ``data_dim`` pixels."""
+    sizes = (config.latent_dim, *config.generator_widths, data_dim)
+    return _build(Generator, config, models=models, sizes=sizes, generator=generator)
 
 
 def build_discriminator(
@@ -53,13 +58,7 @@ def build_discriminator(
 ) -> Discriminator:
     """D for ``models`` classes scoring flattened images of ``data_dim`` pixels."""
     sizes = (data_dim, *config.discriminator_widths, 1)
-    return Discriminator(
-        models=models,
-        sizes=sizes,
-        leaky_slope=config.leaky_slope,
-        first_layer_std=config.first_layer_std,
-        generator=generator,
-    )
+    return _build(Discriminator, config, models=models, sizes=sizes, generator=generator)
 
 
 def build_central_discriminator(
@@ -72,10 +71,4 @@ def build_central_discriminator(
 ) -> CentralDiscriminator:
     """DP for ``models`` classes telling which of ``owners`` generators made a fake."""
     sizes = (data_dim, *config.discriminator_widths, owners)
-    return CentralDiscriminator(
-        models=models,
-        sizes=sizes,
-        leaky_slope=config.leaky_slope,
-        first_layer_std=config.first_layer_std,
-        generator=generator,
-    )
+    return _build(CentralDiscriminator, config, models=models, sizes=sizes, generator=generator)

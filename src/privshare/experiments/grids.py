@@ -1,0 +1,138 @@
+"""Sweep grids: which cells a sweep trains, read from TOML presets.
+
+A sweep crosses owner 0's fraction (``fractions``) with owner 1's
+(``other_fractions``, default the same list) for privGAN, and trains one
+local-GAN cell per distinct fraction. A local GAN sees only its own owner's
+rows, so its result depends on that owner's fraction alone: the GAN cell for
+fraction ``f`` is a run with both owners at ``f`` (two independent local GANs,
+two replicates) and serves every grid cell whose owner has ``f``.
+
+Cells whose owners together hold more than 95% of a class are skipped (the
+membership attacks need the remaining rows as non-members): the paper grid
+loses its 50%-50% corner. A GAN cell at f > 0.475 pairs owner 0 with the
+smallest fraction instead of f.
+
+privGAN's owners are interchangeable, so cell (f1, f2) should match cell
+(f2, f1) with the owners swapped. By default both are trained and the
+symmetry is a measured check; ``symmetric = true`` trains only f1 <= f2 and
+the store marks the mirrored cells (``mirror_of``) and rows (``mirrored``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from privshare.config import ConfigError, RunConfig, load_config
+
+GRIDS = ("quick", "reduced", "paper")
+EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
+_KEYS = {"name", "preset", "fractions", "other_fractions", "methods", "seeds", "symmetric",
+         "set", "eval_seeds", "evaluator"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """One sweep: a base run configuration and the grid laid over it."""
+
+    name: str  # folder name of the sweep under --out-dir
+    preset: str  # run preset every cell starts from (quick | paper | tiny)
+    fractions: tuple[float, ...]  # owner 0's share of each class's train rows (grid rows)
+    other_fractions: tuple[float, ...] = ()  # owner 1's share (columns; () = same as fractions)
+    methods: tuple[str, ...] = ("privgan", "gan")  # privgan cells and/or local-GAN cells
+    seeds: tuple[int, ...] = (0,)  # replicate root seeds; each cell derives its own run seed
+    symmetric: bool = False  # train privGAN only for f0 <= f1 and mirror the rest
+    overrides: tuple[str, ...] = ()  # "section.key=value" applied to every cell's config
+    eval_seeds: tuple[int, ...] = (0,)  # classifier seeds handed to the evaluation
+    evaluator: str = EVALUATOR  # "module:function" called as f(run, seeds=eval_seeds) -> rows
+
+    @property
+    def columns(self) -> tuple[float, ...]:
+        return self.other_fractions or self.fractions
+
+    def base_config(self) -> RunConfig:
+        """The run configuration every cell derives from (fractions replaced per cell)."""
+        return load_config(preset=self.preset, overrides=list(self.overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "preset": self.preset, "fractions": list(self.fractions),
+            "other_fractions": list(self.other_fractions), "methods": list(self.methods),
+            "seeds": list(self.seeds), "symmetric": self.symmetric,
+            "set": list(self.overrides), "eval_seeds": list(self.eval_seeds),
+            "evaluator": self.evaluator,
+        }
+
+
+def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepSpec:
+    """Build and check a :class:`SweepSpec`; unknown keys and bad values raise."""
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
+    for key in ("name", "preset", "fractions"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing key {key!r}")
+    spec = SweepSpec(
+        name=str(data["name"]),
+        preset=str(data["preset"]),
+        fractions=tuple(float(f) for f in data["fractions"]),
+        other_fractions=tuple(float(f) for f in data.get("other_fractions", ())),
+        methods=tuple(data.get("methods", ("privgan", "gan"))),
+        seeds=tuple(int(s) for s in data.get("seeds", (0,))),
+        symmetric=bool(data.get("symmetric", False)),
+        overrides=tuple(str(s) for s in data.get("set", ())),
+        eval_seeds=tuple(int(s) for s in data.get("eval_seeds", (0,))),
+        evaluator=str(data.get("evaluator", EVALUATOR)),
+    )
+    _validate(spec, where)
+    return spec
+
+
+def _validate(spec: SweepSpec, where: str) -> None:
+    def bad(msg: str) -> ConfigError:
+        return ConfigError(f"{where}: {msg}")
+
+    fr, cols = spec.fractions, spec.columns
+    if not fr or any(not 0 < f < 1 for f in fr + cols):
+        raise bad(f"fractions {list(fr)} / {list(cols)} must be non-empty and each in (0, 1)")
+    if len(set(fr)) != len(fr) or len(set(cols)) != len(cols):
+        raise bad(f"fractions {list(fr)} / {list(cols)} repeat a value")
+    if not spec.methods or set(spec.methods) - {"privgan", "gan"}:
+        raise bad(f"methods {list(spec.methods)}: choose from ['gan', 'privgan']")
+    if min(fr) + min(cols) > 0.95:
+        raise bad(f"every privGAN cell gives the owners more than 95% of a class "
+                  f"(min fractions {min(fr)} + {min(cols)}); attacks need non-member rows")
+    if spec.symmetric and set(fr) != set(cols):
+        raise bad("symmetric = true needs other_fractions equal to fractions")
+    if ":" not in spec.evaluator:
+        raise bad(f"evaluator {spec.evaluator!r} must look like 'package.module:function'")
+    if not spec.seeds or not spec.eval_seeds:
+        raise bad("seeds and eval_seeds need at least one value each")
+    spec.base_config()  # raises ConfigError on a bad preset or override
+
+
+def load_spec(
+    *, grid: str | None = None, path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> SweepSpec:
+    """A named grid (see :data:`GRIDS`) or a TOML file, then top-level ``overrides``."""
+    if (grid is None) == (path is None):
+        raise ConfigError("give exactly one of a grid name (--grid quick|paper) or a sweep TOML file")
+    if grid is not None:
+        if grid not in GRIDS:
+            raise ConfigError(f"unknown grid {grid!r}; choose one of {', '.join(GRIDS)}")
+        text = resources.files("privshare.experiments").joinpath(f"sweeps/{grid}.toml").read_text()
+        where = f"grid {grid!r}"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"sweep file {str(path)!r} does not exist; pass a TOML file")
+        text, where = path.read_text(), str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{where} is not valid TOML: {err}") from err
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return spec_from_dict(data, where=where)

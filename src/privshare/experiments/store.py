@@ -1,0 +1,292 @@
+"""The sweep's result store: one SQLite file (standard library), WAL journal.
+
+Tables::
+
+    meta(key, value)               sweep spec (JSON), creation date, versions
+    cells(id, key, method, f0, f1, seed, run_seed, status, mirror_of, attempts,
+          error, pid, started_at, finished_at, elapsed_s, run_dir, config)
+    results(cell_id, source, owner, eval_seed, metric, class, value, n, mirrored)
+    artifacts(cell_id, name, data)   small files the report needs (samples, scores)
+
+``status`` is pending | running | done | failed. A cell's result rows, its
+artifacts and its ``done`` status are written in ONE transaction
+(:meth:`ResultStore.finish`), so a process killed at any moment leaves either
+the whole cell or nothing; ``(cell_id, source, owner, eval_seed, metric,
+class)`` is the primary key, so a row cannot be stored twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "running", "done", "failed")
+RESULT_COLUMNS = ("source", "owner", "eval_seed", "metric", "class", "value", "n")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    method TEXT NOT NULL,
+    f0 REAL NOT NULL,
+    f1 REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    run_seed INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    mirror_of INTEGER REFERENCES cells(id),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    pid INTEGER,
+    started_at TEXT,
+    finished_at TEXT,
+    elapsed_s REAL,
+    run_dir TEXT NOT NULL,
+    config TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    cell_id INTEGER NOT NULL REFERENCES cells(id),
+    source TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    eval_seed INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    class TEXT NOT NULL,
+    value REAL,
+    n INTEGER,
+    mirrored INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (cell_id, source, owner, eval_seed, metric, class)
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    cell_id INTEGER NOT NULL REFERENCES cells(id),
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (cell_id, name)
+);
+"""
+
+
+class StoreError(ValueError):
+    """The store file is missing, belongs to another sweep, or cannot be written."""
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """A cell to create: ``mirror_of`` names the key of the cell it copies (or None)."""
+
+    key: str
+    method: str
+    f0: float
+    f1: float
+    seed: int
+    run_seed: int
+    run_dir: str
+    config: str  # the cell's resolved run config, JSON
+    mirror_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A cell as stored."""
+
+    id: int
+    key: str
+    method: str
+    f0: float
+    f1: float
+    seed: int
+    run_seed: int
+    status: str
+    mirror_of: int | None
+    attempts: int
+    error: str | None
+    run_dir: str
+    elapsed_s: float | None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def swap_owner(owner: str) -> str:
+    """Owner label of a mirrored row: "0" <-> "1"; pooled labels stay."""
+    return {"0": "1", "1": "0"}.get(owner, owner)
+
+
+class ResultStore:
+    """Read and write one sweep's SQLite file. Use as a context manager."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise StoreError(f"result store {str(self.path)!r} does not exist; run the sweep first")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+        self._con.row_factory = sqlite3.Row
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA synchronous=FULL")
+        self._con.execute("PRAGMA foreign_keys=ON")
+        if create:
+            self._con.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back."""
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._con
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    # -- setting up -------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self._con.execute("SELECT * FROM meta")}
+
+    def initialise(self, *, spec: dict[str, Any], cells: Sequence[CellSpec],
+                   info: dict[str, Any]) -> int:
+        """Record the sweep and its cells; a second call checks the spec is unchanged.
+
+        Returns the number of cells added.
+        """
+        with self.transaction() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()
+            if row is not None and json.loads(row["value"]) != spec:
+                raise StoreError(
+                    f"{str(self.path)!r} holds a sweep with another spec "
+                    f"({json.loads(row['value'])}); use another --out-dir or sweep name")
+            if row is None:
+                con.execute("INSERT INTO meta VALUES ('spec', ?)", (json.dumps(spec),))
+                con.execute("INSERT INTO meta VALUES ('created', ?)", (json.dumps(_now()),))
+                con.execute("INSERT INTO meta VALUES ('info', ?)", (json.dumps(info),))
+            before = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+            for c in sorted(cells, key=lambda c: c.mirror_of is not None):  # sources first
+                mirror = None
+                if c.mirror_of is not None:
+                    mirror = con.execute("SELECT id FROM cells WHERE key = ?",
+                                         (c.mirror_of,)).fetchone()["id"]
+                con.execute(
+                    "INSERT OR IGNORE INTO cells (key, method, f0, f1, seed, run_seed, mirror_of,"
+                    " run_dir, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (c.key, c.method, c.f0, c.f1, c.seed, c.run_seed, mirror, c.run_dir, c.config))
+            return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0] - before
+
+    # -- reading ----------------------------------------------------------
+    def cells(self, *, status: str | Sequence[str] | None = None) -> list[Cell]:
+        sql, args = "SELECT * FROM cells", ()
+        if status is not None:
+            wanted = (status,) if isinstance(status, str) else tuple(status)
+            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
+            args = wanted
+        rows = self._con.execute(sql + " ORDER BY id", args).fetchall()
+        return [Cell(**{k: r[k] for k in Cell.__dataclass_fields__}) for r in rows]
+
+    def results(self) -> list[dict[str, Any]]:
+        """Every result row joined with its cell's grid coordinates."""
+        sql = ("SELECT c.key AS cell, c.method, c.f0, c.f1, c.seed, c.run_seed, r.* "
+               "FROM results r JOIN cells c ON c.id = r.cell_id ORDER BY r.rowid")
+        return [dict(r) for r in self._con.execute(sql)]
+
+    def cell_config(self, cell_id: int) -> dict[str, Any]:
+        """The resolved run config of a cell, as a plain dict."""
+        row = self._con.execute("SELECT config FROM cells WHERE id = ?", (cell_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no cell with id {cell_id} in {str(self.path)!r}")
+        return json.loads(row["config"])
+
+    def artifact(self, cell_id: int, name: str) -> bytes | None:
+        row = self._con.execute("SELECT data FROM artifacts WHERE cell_id = ? AND name = ?",
+                                (cell_id, name)).fetchone()
+        return None if row is None else bytes(row["data"])
+
+    # -- writing a cell's life ---------------------------------------------
+    def mark_running(self, cell_id: int) -> None:
+        with self.transaction() as con:
+            con.execute("UPDATE cells SET status = 'running', attempts = attempts + 1, pid = ?,"
+                        " started_at = ?, error = NULL WHERE id = ?", (os.getpid(), _now(), cell_id))
+
+    def mark_failed(self, cell_id: int, error: str) -> None:
+        with self.transaction() as con:
+            con.execute("UPDATE cells SET status = 'failed', error = ?, finished_at = ? "
+                        "WHERE id = ?", (error, _now(), cell_id))
+
+    def finish(self, cell_id: int, *, rows: Sequence[dict[str, Any]],
+               artifacts: dict[str, bytes], elapsed_s: float) -> None:
+        """Write a cell's rows and artifacts and mark it done, all in one transaction.
+
+        Cells that mirror this one (``mirror_of``) get the same rows with the
+        owners swapped (``mirrored = 1``) and the owner-named artifacts, in the
+        same transaction.
+        """
+        with self.transaction() as con:
+            targets = [(cell_id, False)] + [
+                (r["id"], True) for r in
+                con.execute("SELECT id FROM cells WHERE mirror_of = ?", (cell_id,))]
+            for target, mirrored in targets:
+                con.execute("DELETE FROM results WHERE cell_id = ?", (target,))
+                con.execute("DELETE FROM artifacts WHERE cell_id = ?", (target,))
+                con.executemany(
+                    "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(target, r["source"], swap_owner(str(r["owner"])) if mirrored else str(r["owner"]),
+                      int(r["eval_seed"]), r["metric"], str(r["class"]),
+                      None if r["value"] is None else float(r["value"]),
+                      None if r.get("n") is None else int(r["n"]), int(mirrored)) for r in rows])
+                names = artifacts if not mirrored else mirror_artifacts(artifacts)
+                con.executemany("INSERT INTO artifacts VALUES (?, ?, ?)",
+                                [(target, name, data) for name, data in names.items()])
+                con.execute("UPDATE cells SET status = 'done', error = NULL, finished_at = ?,"
+                            " elapsed_s = ? WHERE id = ?", (_now(), elapsed_s, target))
+
+    # -- export -------------------------------------------------------------
+    def export(self, path: str | Path, *, fmt: str = "csv") -> Path:
+        """Write :meth:`results` as CSV, or Parquet when pyarrow is installed."""
+        rows, path = self.results(), Path(path)
+        columns = ["cell", "method", "f0", "f1", "seed", "run_seed", *RESULT_COLUMNS, "mirrored"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            with path.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+            return path
+        if fmt == "parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError as err:
+                raise StoreError("Parquet export needs pyarrow, which is not installed; "
+                                 "pip install pyarrow, or export CSV") from err
+            pq.write_table(pa.table({c: [r[c] for r in rows] for c in columns}), path)
+            return path
+        raise StoreError(f"export format {fmt!r}: choose csv or parquet")
+
+
+def mirror_artifacts(artifacts: dict[str, bytes]) -> dict[str, bytes]:
+    """Owner-named artifacts (``..._owner0...``) renamed for the mirrored cell."""
+    out = {}
+    for name, data in artifacts.items():
+        if "_owner0" in name:
+            out[name.replace("_owner0", "_owner1")] = data
+        elif "_owner1" in name:
+            out[name.replace("_owner1", "_owner0")] = data
+    return out

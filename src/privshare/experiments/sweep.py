@@ -1,0 +1,324 @@
+"""Resumable sweeps over owner fractions: plan cells, run them, store results.
+
+::
+
+    SWEEP/ (= out_dir / spec.name)
+      results.sqlite        the result store (see :mod:`privshare.experiments.store`)
+      cells/<key>/          one run folder per trained cell (run_experiment + evaluate)
+      .sweep.lock           held (flock) while a sweep process works on this folder
+
+Each cell trains with :func:`~privshare.experiments.run.run_experiment` on a
+derived config and is evaluated with ``evaluate_run``; its rows, a few
+synthetic samples and the raw attack scores go into the store in one
+transaction. Starting the same sweep again skips done cells, retries the
+rest (a ``running`` cell left by a killed process included; training resumes
+from the run's checkpoints) and, by default, the failed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import importlib
+import io
+import json
+import logging
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import privshare
+from privshare.config import RunConfig, config_from_dict, config_to_dict
+from privshare.experiments.grids import EVALUATOR, SweepSpec
+from privshare.experiments.store import Cell, CellSpec, ResultStore
+from privshare.seeding import derive_seed
+
+log = logging.getLogger(__name__)
+
+STAGE_SWEEP = 5  # seeding stage of per-cell run seeds (after STAGE_EVALUATION = 4)
+METHOD_INDEX = {"privgan": 0, "gan": 1}
+STORE_NAME = "results.sqlite"
+SAMPLES_PER_CLASS = 10  # synthetic images per class and owner kept in the store for the figures
+NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
+
+# progress(cell, event, detail): event is "start" | "done" | "failed"
+SweepProgress = Callable[[Cell, str, str], None]
+
+
+class SweepError(RuntimeError):
+    """The sweep folder is busy or inconsistent."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one call of :func:`run_sweep` did."""
+
+    root: Path  # the sweep folder
+    store: Path  # its SQLite file
+    cells: int  # cells in the grid (mirrored ones included)
+    already_done: int  # cells that were done before this call (not recomputed)
+    ran: int  # cells trained and evaluated by this call
+    failed: dict[str, str]  # key -> error of cells that failed in this call
+    elapsed_s: float
+
+
+def cell_key(method: str, f0: float, f1: float, seed: int) -> str:
+    return f"{method}-f{f0:g}-f{f1:g}-s{seed}"
+
+
+def _bp(f: float) -> int:
+    return int(round(f * 10_000))  # fraction in basis points, an integer seed key
+
+
+def cell_config(base: RunConfig, *, method: str, f0: float, f1: float, seed: int,
+                root: Path) -> RunConfig:
+    """The run config of one cell: fractions, method, derived seed, folder."""
+    return replace(
+        base,
+        name=cell_key(method, f0, f1, seed),
+        out_dir=str(root / "cells"),
+        seed=derive_seed(seed, STAGE_SWEEP, METHOD_INDEX[method], _bp(f0), _bp(f1)),
+        data=replace(base.data, fractions=(f0, f1)),
+        train=replace(base.train, methods=(method,)),
+    )
+
+
+def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
+    """Every cell of the grid: privGAN over (fractions x columns), one GAN per fraction."""
+    base = spec.base_config()
+    cells = []
+
+    def add(method: str, f0: float, f1: float, seed: int, mirror_of: str | None = None) -> None:
+        cfg = cell_config(base, method=method, f0=f0, f1=f1, seed=seed, root=root)
+        cells.append(CellSpec(
+            key=cfg.name, method=method, f0=f0, f1=f1, seed=seed, run_seed=cfg.seed,
+            run_dir=str(Path("cells") / cfg.name), config=json.dumps(config_to_dict(cfg)),
+            mirror_of=mirror_of))
+
+    every = sorted(set(spec.fractions) | set(spec.columns))
+    for seed in spec.seeds:
+        if "privgan" in spec.methods:
+            for f0 in spec.fractions:
+                for f1 in spec.columns:
+                    if f0 + f1 > 1 - NONMEMBER_MARGIN:
+                        log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
+                                    f0, f1)
+                        continue
+                    mirror = spec.symmetric and f0 > f1
+                    add("privgan", f0, f1, seed,
+                        cell_key("privgan", f1, f0, seed) if mirror else None)
+        if "gan" in spec.methods:
+            for f in every:  # owner 0's GAN serves every cell where an owner has f
+                partner = f if 2 * f <= 1 - NONMEMBER_MARGIN else every[0]
+                add("gan", f, partner, seed)  # owner 1: a second replicate (at f when it fits)
+    return cells
+
+
+@contextmanager
+def _lock(root: Path) -> Iterator[None]:
+    """One sweep process per folder (the kernel drops the lock if the process dies)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".sweep.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise SweepError(f"another sweep process is working on {str(root)!r}; wait for it "
+                             "or stop it first") from err
+        yield
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _artifacts(run: Any, run_dir: Path) -> dict[str, bytes]:
+    """A few synthetic images per class and owner, and the raw attack scores."""
+    out = {}
+    for method in run.methods:
+        for j in range(run.owners):
+            with np.load(run.layout.synthetic(method, j)) as data:
+                x, y = data["x"], data["y"]
+            keep = np.concatenate([np.flatnonzero(y == c)[:SAMPLES_PER_CLASS] for c in run.classes])
+            out[f"samples_{method}_owner{j}.npz"] = _npz_bytes(x=x[keep], y=y[keep])
+    for name in ("scores.npz", "metrics.json"):
+        if (run_dir / name).is_file():
+            out[name] = (run_dir / name).read_bytes()
+    return out
+
+
+def _resolve(evaluator: str) -> Callable[..., Any]:
+    module, _, name = evaluator.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def execute_cell(config_json: str, *, eval_seeds: tuple[int, ...], threads: int | None = None,
+                 evaluator: str = EVALUATOR) -> dict[str, Any]:
+    """Train and evaluate one cell; returns rows, artifacts and the time taken.
+
+    Runs in a worker process when ``--workers`` > 1 (``threads=1`` there).
+    ``evaluator`` is ``"module:function"``, called as ``f(run, seeds=...)``.
+    """
+    import torch
+
+    from privshare.experiments.run import run_experiment
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    config = config_from_dict(json.loads(config_json))
+    run = run_experiment(config)
+    evaluation = _resolve(evaluator)(run, seeds=eval_seeds)
+    rows = [_store_row(r) for r in evaluation_rows(evaluation)]
+    return {"rows": rows, "artifacts": _artifacts(run, run.root),
+            "elapsed_s": time.perf_counter() - start}
+
+
+def evaluation_rows(evaluation: Any) -> list[dict[str, Any]]:
+    """The long-format rows of an ``evaluate_run`` result."""
+    rows = getattr(evaluation, "rows", evaluation)
+    return [r if isinstance(r, dict) else dataclasses.asdict(r) for r in rows]
+
+
+def _store_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {"source": row.get("source", row.get("method")), "owner": row["owner"],
+            "eval_seed": row["seed"], "metric": row["metric"], "class": row["class"],
+            "value": row["value"], "n": row.get("n")}
+
+
+def _guarded(config_json: str, eval_seeds: tuple[int, ...], threads: int | None,
+             evaluator: str) -> dict:
+    """:func:`execute_cell` with any error turned into a picklable traceback string."""
+    try:
+        return {"ok": execute_cell(config_json, eval_seeds=eval_seeds, threads=threads,
+                                   evaluator=evaluator)}
+    except Exception:  # a failed cell must not stop the others
+        return {"error": traceback.format_exc(limit=8)}
+
+
+def _cell_json(store: ResultStore, cell: Cell, root: Path) -> str:
+    """The stored config of ``cell`` with its folder placed under this sweep's root."""
+    data = store.cell_config(cell.id)
+    data["out_dir"] = str((root / "cells").resolve())
+    return json.dumps(data)
+
+
+def _record(store: ResultStore, cell: Cell, outcome: dict, failed: dict[str, str],
+            progress: SweepProgress | None, drop_under: Path | None = None) -> None:
+    if "ok" in outcome:
+        out = outcome["ok"]
+        store.finish(cell.id, rows=out["rows"], artifacts=out["artifacts"],
+                     elapsed_s=out["elapsed_s"])
+        if drop_under is not None:  # only after the commit: the store has what reports need
+            for model in (drop_under / cell.run_dir).rglob("*.pt"):
+                model.unlink()
+        log.info("cell %s done in %.1f s", cell.key, out["elapsed_s"])
+        if progress:
+            progress(cell, "done", f"{out['elapsed_s']:.1f} s")
+    else:
+        store.mark_failed(cell.id, outcome["error"])
+        failed[cell.key] = outcome["error"].strip().splitlines()[-1]
+        log.warning("cell %s failed: %s", cell.key, failed[cell.key])
+        if progress:
+            progress(cell, "failed", failed[cell.key])
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    out_dir: str | Path,
+    workers: int = 1,
+    threads: int | None = None,
+    retry_failed: bool = True,
+    drop_models: bool = False,
+    progress: SweepProgress | None = None,
+) -> SweepResult:
+    """Run (or resume) every unfinished cell of ``spec`` under ``out_dir / spec.name``.
+
+    ``workers`` > 1 runs cells in that many spawned processes, each with
+    ``threads`` torch threads (default 1); with one worker the cells run in
+    this process (``threads`` None keeps torch's default). Small networks run
+    fastest on one thread. A cell that raises is marked failed; the others go on.
+    ``drop_models`` deletes a cell's model files once its results are stored
+    (reports never need them; the paper grid's models take tens of GB).
+    """
+    if workers < 1:
+        raise ValueError(f"workers={workers}: use 1 (in this process) or more processes")
+    start = time.perf_counter()
+    root = Path(out_dir) / spec.name
+    with _lock(root), ResultStore(root / STORE_NAME, create=True) as store:
+        info = {"privshare": privshare.__version__, "python": platform.python_version(),
+                "numpy": np.__version__, "workers": workers}
+        store.initialise(spec=spec.to_dict(), cells=plan_cells(spec, root=root), info=info)
+        already = len(store.cells(status="done"))
+        wanted = ("pending", "running", "failed") if retry_failed else ("pending", "running")
+        todo = [c for c in store.cells(status=wanted) if c.mirror_of is None]
+        failed: dict[str, str] = {}
+        evaluator = spec.evaluator
+        drop = root if drop_models else None
+        jobs = [(c, _cell_json(store, c, root)) for c in todo]
+        if workers == 1:
+            for cell, cfg in jobs:
+                store.mark_running(cell.id)
+                if progress:
+                    progress(cell, "start", "")
+                _record(store, cell, _guarded(cfg, spec.eval_seeds, threads, evaluator), failed,
+                        progress, drop)
+        else:
+            _run_pool(store, jobs, spec=spec, workers=workers, threads=threads or 1,
+                      evaluator=evaluator, failed=failed, progress=progress, drop_under=drop)
+        total = len(store.cells())
+    return SweepResult(root=root, store=root / STORE_NAME, cells=total, already_done=already,
+                       ran=len(todo), failed=failed, elapsed_s=time.perf_counter() - start)
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _run_pool(store: ResultStore, jobs: list[tuple[Cell, str]], *, spec: SweepSpec, workers: int,
+              threads: int, evaluator: str, failed: dict[str, str],
+              progress: SweepProgress | None, drop_under: Path | None) -> None:
+    """Cells in ``workers`` spawned processes; results are written by this process only."""
+    ctx = get_context("spawn")
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+
+    queue, pending, pool = list(jobs), {}, new_pool()
+    try:
+        while queue or pending:
+            while queue and len(pending) < workers:  # "running" means a worker has it
+                cell, cfg = queue.pop(0)
+                store.mark_running(cell.id)
+                if progress:
+                    progress(cell, "start", "")
+                try:
+                    fut = pool.submit(_guarded, cfg, spec.eval_seeds, threads, evaluator)
+                except BrokenProcessPool:  # a worker died earlier: start a fresh pool
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = new_pool()
+                    fut = pool.submit(_guarded, cfg, spec.eval_seeds, threads, evaluator)
+                pending[fut] = cell
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                cell = pending.pop(fut)
+                try:
+                    outcome = fut.result()
+                except Exception as err:  # the worker process itself died (OOM, signal)
+                    outcome = {"error": f"worker process failed: {err!r}"}
+                _record(store, cell, outcome, failed, progress, drop_under)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,122 @@
+"""``privshare sweep`` and ``privshare report``: parse, call one library function, print.
+
+Wired into the main command line with :func:`register`; also runnable alone
+(``python -m privshare.reports.cli sweep --grid quick``). Heavy modules are
+imported inside the commands, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Sweeps over owner fractions and their reports.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+
+def _fail(err: Exception) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    from privshare.config import ConfigError
+    from privshare.experiments.store import StoreError
+    from privshare.experiments.sweep import SweepError
+    from privshare.reports.results import ResultsError
+
+    return ConfigError, StoreError, SweepError, ResultsError, ValueError
+
+
+def _print_report(report) -> None:
+    console.print(f"[green]report written to[/] {report.html}  ({len(report.figures)} figures, "
+                  f"PNG + SVG, in {report.html.parent})")
+    for name, why in report.skipped.items():
+        console.print(f"  not drawn: {name}: {why}")
+
+
+@app.command()
+def sweep(
+    spec_file: Annotated[Optional[Path], typer.Argument(help="Sweep TOML file (or use --grid).")] = None,
+    grid: Annotated[Optional[str], typer.Option("--grid", "-g", help="quick | paper")] = None,
+    out_dir: Annotated[Path, typer.Option(help="Parent folder of sweep folders.")] = Path("sweeps"),
+    name: Annotated[Optional[str], typer.Option(help="Sweep folder name (default: the spec's).")] = None,
+    workers: Annotated[int, typer.Option(help="Cells trained at once, in separate processes.")] = 1,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads per cell (workers > 1: 1).")] = None,
+    symmetric: Annotated[Optional[bool], typer.Option(
+        "--symmetric/--both-orders", help="Train privGAN only for f0 <= f1 and mirror the rest.")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Run failed cells again.")] = True,
+    drop_models: Annotated[bool, typer.Option(
+        help="Delete a cell's model files once its results are stored (saves tens of GB).")] = False,
+    report: Annotated[bool, typer.Option(help="Build report.html when the sweep ends.")] = True,
+    export: Annotated[Optional[str], typer.Option(help="Also export the rows: csv | parquet.")] = None,
+) -> None:
+    """Train and evaluate every unfinished cell of a grid; resumes after a kill."""
+    from privshare.experiments.grids import load_spec
+    from privshare.experiments.store import ResultStore
+    from privshare.experiments.sweep import run_sweep
+
+    def progress(cell, event: str, detail: str) -> None:
+        if event != "start":
+            console.print(f"  {cell.key}: {event} {detail}", soft_wrap=True)
+
+    try:
+        spec = load_spec(grid=grid, path=spec_file,
+                         overrides={"symmetric": symmetric, "name": name})
+        result = run_sweep(spec, out_dir=out_dir, workers=workers, threads=threads,
+                           retry_failed=retry_failed, drop_models=drop_models, progress=progress)
+    except _errors() as err:
+        _fail(err)
+    console.print(f"sweep {result.root}: {result.cells} cells, {result.already_done} were done, "
+                  f"{result.ran} run now, {len(result.failed)} failed, {result.elapsed_s:.0f} s")
+    if export:
+        with ResultStore(result.store) as store:
+            path = store.export(result.root / f"results.{export}", fmt=export)
+        console.print(f"rows exported to {path}")
+    if report:
+        from privshare.reports import build_report
+
+        _print_report(build_report(result.root))
+    if result.failed:
+        for key, err in result.failed.items():
+            console.print(f"[red]failed[/] {key}: {err}", soft_wrap=True)
+        raise typer.Exit(code=1)
+
+
+@app.command("report")
+def report_command(
+    path: Annotated[Path, typer.Argument(help="A sweep folder, its results.sqlite, or a run folder.")],
+    out_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default: PATH/report).")] = None,
+) -> None:
+    """Draw the figures and write a self-contained report.html from stored results only."""
+    from privshare.reports import build_report
+    from privshare.reports.results import ResultsError
+
+    try:
+        rep = build_report(path, out_dir=out_dir)
+    except (ResultsError, ValueError) as err:
+        _fail(err)
+    _print_report(rep)
+
+
+def register(main: typer.Typer) -> None:
+    """Add ``sweep`` and ``report`` to the main ``privshare`` app."""
+    main.command("sweep")(sweep)
+    main.command("report")(report_command)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":
+    app()

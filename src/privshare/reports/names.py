@@ -1,0 +1,21 @@
+"""The vocabulary of the evaluation's long rows, as the figures read it.
+
+One row per (source, owner, seed, metric, class). These names are written by
+``privshare.experiments.evaluate``; the figures only ever refer to them here.
+"""
+
+from __future__ import annotations
+
+ALL = "all"  # class of a row over every class
+POOLED_OWNER = "all"  # owner of rows that pool every owner
+
+# utility: a classifier trained on a source, tested on real test rows
+ACCURACY = "accuracy"
+UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled")
+
+# white-box attacks on discriminators (members = an owner's training rows)
+ATTACK_ACCURACY = "attack_accuracy"  # precision at |members| (the paper's measure)
+BASE_RATE = "base_rate"  # random-guess accuracy |members| / |pool|
+AUC = "auc"
+ADVANTAGE = "advantage"  # max |TPR - FPR|
+ATTACK_SOURCES = ("gan", "privgan_max", "privgan_mean")

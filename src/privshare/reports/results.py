@@ -1,0 +1,225 @@
+"""Stored results, read back for figures: a sweep's SQLite store or one run folder.
+
+Only ``sqlite3``, ``csv``, ``json`` and numpy are used: building a report
+never imports torch, never loads a model and never trains anything. The
+tables are those written by :mod:`privshare.experiments.store`.
+
+Every row carries its cell's grid position (``f0``, ``f1``: owner 0's and
+owner 1's fraction), so "owner j's fraction" is ``(f0, f1)[j]``. A run
+folder reads as a sweep of one cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import statistics
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STORE_NAME = "results.sqlite"
+
+
+class ResultsError(ValueError):
+    """The path holds neither a sweep store nor an evaluated run folder."""
+
+
+@dataclass(frozen=True)
+class CellInfo:
+    id: int
+    key: str
+    method: str  # privgan | gan (a run folder: "run")
+    f0: float
+    f1: float
+    seed: int
+    status: str
+    mirror_of: int | None
+    error: str | None
+    elapsed_s: float | None
+    config: dict[str, Any]
+
+    def fraction(self, owner: int | str) -> float | None:
+        """Fraction of owner ``owner`` in this cell (None for pooled rows)."""
+        return {"0": self.f0, "1": self.f1}.get(str(owner))
+
+    def partner(self, owner: int | str) -> float | None:
+        """Fraction of the other owner (None for pooled rows)."""
+        return {"0": self.f1, "1": self.f0}.get(str(owner))
+
+    def position(self, owner: int | str) -> dict[str, float | None]:
+        return {"owner_fraction": self.fraction(owner), "partner_fraction": self.partner(owner)}
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    """Raw scores of one scorer on one owner's attack pool for one class."""
+
+    kind: str  # gan | privgan_max | privgan_mean (attacks) | privgan_d (owner's own D_i)
+    owner: str  # the owner whose members are attacked ("0", "1")
+    cls: str  # class label
+    groups: dict[str, np.ndarray]  # members, nonmembers (and other: the other owner's members)
+
+
+def parse_scores(data: dict[str, np.ndarray]) -> list[ScoreSet]:
+    """``scores.npz`` arrays named ``kind/owner/class/group`` -> :class:`ScoreSet` list."""
+    sets: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}
+    for name, arr in data.items():
+        parts = name.split("/")
+        if len(parts) != 4:
+            continue
+        kind, owner, cls, group = parts
+        sets.setdefault((kind, owner, cls), {})[group] = np.asarray(arr, dtype=np.float64)
+    return [ScoreSet(kind=k, owner=o, cls=c, groups=g) for (k, o, c), g in sorted(sets.items())
+            if "members" in g and "nonmembers" in g]
+
+
+@dataclass
+class Results:
+    """Cells, long result rows and stored artifacts."""
+
+    path: Path  # the store file or run folder read
+    kind: str  # "sweep" | "run"
+    meta: dict[str, Any]
+    cells: list[CellInfo]
+    rows: list[dict[str, Any]]
+    artifacts: dict[tuple[int, str], bytes] = field(repr=False)
+    _scores: dict[int, list[ScoreSet]] = field(default_factory=dict, repr=False)
+
+    def cell(self, cell_id: int) -> CellInfo:
+        return next(c for c in self.cells if c.id == cell_id)
+
+    def artifact(self, cell_id: int, name: str) -> bytes | None:
+        return self.artifacts.get((cell_id, name))
+
+    def npz(self, cell_id: int, name: str) -> dict[str, np.ndarray] | None:
+        data = self.artifact(cell_id, name)
+        if data is None:
+            return None
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+
+    def score_sets(self, cell_id: int) -> list[ScoreSet]:
+        if cell_id not in self._scores:
+            data = self.npz(cell_id, "scores.npz")
+            self._scores[cell_id] = [] if data is None else parse_scores(data)
+        return self._scores[cell_id]
+
+    def select(self, **where: Any) -> list[dict[str, Any]]:
+        """Rows whose columns equal ``where`` (a tuple/set value means "any of")."""
+        def ok(row: dict[str, Any]) -> bool:
+            for k, v in where.items():
+                if isinstance(v, (tuple, set, frozenset, list)):
+                    if row.get(k) not in v:
+                        return False
+                elif row.get(k) != v:
+                    return False
+            return True
+        return [r for r in self.rows if ok(r)]
+
+    @property
+    def fractions(self) -> list[float]:
+        return sorted({c.f0 for c in self.cells} | {c.f1 for c in self.cells})
+
+    @property
+    def classes(self) -> list[str]:
+        found = {r["class"] for r in self.rows if r["class"] != "all"}
+
+        def order(c: str) -> tuple[bool, int, str]:  # numeric labels first, in number order
+            numeric = c.lstrip("-").isdigit()
+            return (not numeric, int(c) if numeric else 0, c)
+
+        return sorted(found, key=order)
+
+
+def summarise(values: Iterable[float]) -> tuple[float, float, int]:
+    """Mean, standard deviation (0 for one value) and count; NaN mean if empty."""
+    vals = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not vals:
+        return float("nan"), float("nan"), 0
+    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals)
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a sweep folder, its ``results.sqlite``, or an evaluated run folder."""
+    path = Path(path)
+    if path.is_dir() and (path / STORE_NAME).is_file():
+        path = path / STORE_NAME
+    if path.is_file():
+        return _from_store(path)
+    if path.is_dir() and (path / "run.json").is_file():
+        return _from_run(path)
+    raise ResultsError(f"{str(path)!r} is neither a sweep folder, a results.sqlite store nor a "
+                       "run folder; pass what `privshare sweep` or `privshare run` wrote")
+
+
+def _from_store(path: Path) -> Results:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con.row_factory = sqlite3.Row
+    try:
+        try:
+            meta = {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT * FROM meta")}
+            cells = [CellInfo(id=r["id"], key=r["key"], method=r["method"], f0=r["f0"], f1=r["f1"],
+                              seed=r["seed"], status=r["status"], mirror_of=r["mirror_of"],
+                              error=r["error"], elapsed_s=r["elapsed_s"],
+                              config=json.loads(r["config"]))
+                     for r in con.execute("SELECT * FROM cells ORDER BY id")]
+            rows = [dict(r) for r in con.execute("SELECT * FROM results ORDER BY rowid")]
+            artifacts = {(r["cell_id"], r["name"]): bytes(r["data"])
+                         for r in con.execute("SELECT * FROM artifacts")}
+        except sqlite3.DatabaseError as err:
+            raise ResultsError(f"{str(path)!r} is not a privshare result store: {err}") from err
+    finally:
+        con.close()
+    by_id = {c.id: c for c in cells}
+    for r in rows:
+        c = by_id[r["cell_id"]]
+        r.update(cell=c.key, cell_method=c.method, f0=c.f0, f1=c.f1, seed=c.seed,
+                 **c.position(r["owner"]))
+    return Results(path=path, kind="sweep", meta=meta, cells=cells, rows=rows, artifacts=artifacts)
+
+
+def _from_run(root: Path) -> Results:
+    """One evaluated run folder as a one-cell result set (``metrics.csv`` + files)."""
+    metrics = root / "metrics.csv"
+    if not metrics.is_file():
+        raise ResultsError(f"run {str(root)!r} has no metrics.csv; evaluate it first "
+                           "(privshare evaluate RUN_DIR)")
+    config = tomllib.loads((root / "config.toml").read_text())
+    manifest = json.loads((root / "run.json").read_text())
+    f0, f1 = config["data"]["fractions"][:2]
+    cell = CellInfo(id=0, key=root.name, method="run", f0=f0, f1=f1, seed=config["seed"],
+                    status=manifest.get("status", "done"), mirror_of=None, error=None,
+                    elapsed_s=None, config=config)
+    with metrics.open(newline="") as fh:
+        rows = [normalise_row(r) for r in csv.DictReader(fh)]
+    for r in rows:
+        r.update(cell_id=0, cell=cell.key, cell_method="run", f0=f0, f1=f1, seed=cell.seed,
+                 mirrored=0, **cell.position(r["owner"]))
+    artifacts: dict[tuple[int, str], bytes] = {}
+    for name in ("scores.npz", "metrics.json"):
+        if (root / name).is_file():
+            artifacts[(0, name)] = (root / name).read_bytes()
+    for npz in root.glob("owner_*/synthetic_*.npz"):
+        owner = npz.parent.name.removeprefix("owner_")
+        method = npz.stem.removeprefix("synthetic_")
+        artifacts[(0, f"samples_{method}_owner{owner}.npz")] = npz.read_bytes()
+    meta = {"spec": {"name": root.name, "run": True}, "info": manifest.get("versions", {}),
+            "created": manifest.get("finished", "")}
+    return Results(path=root, kind="run", meta=meta, cells=[cell], rows=rows, artifacts=artifacts)
+
+
+def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A CSV row of the evaluation's long format, typed like a store row."""
+    def num(v: Any, kind: type) -> Any:
+        return None if v in (None, "", "nan", "None") else kind(float(v))
+    return {"source": row.get("source") or row.get("method"), "owner": str(row["owner"]),
+            "eval_seed": num(row.get("seed", row.get("eval_seed")), int),
+            "metric": row["metric"], "class": str(row["class"]),
+            "value": num(row["value"], float), "n": num(row.get("n"), int)}

@@ -1,0 +1,165 @@
+"""Figures from raw attack scores and from the privacy-utility trade-off.
+
+Figs. 8-9 (discriminator score distributions), ROC curves on log axes, and a
+privacy-utility scatter. The raw scores come from each cell's stored
+``scores.npz`` (see :meth:`Results.score_sets`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from privshare.reports import names as N
+from privshare.reports.results import Results, ScoreSet, summarise
+from privshare.reports.style import HIST, FigureFile, line_kwargs, new_figure, save_figure
+
+MAX_CLASSES = 2  # the paper shows digit 0 (Fig. 8) and digit 1 (Fig. 9)
+MAX_ROWS = 3
+BINS = np.linspace(0.0, 1.0, 51)  # the reference's 50 bins on [0, 1]
+
+
+def _privgan_cells(res: Results) -> list:
+    return [c for c in res.cells if c.method in ("privgan", "run") and c.mirror_of is None]
+
+
+def _diagonal(res: Results) -> list[float]:
+    """Owner-0 fractions of the cells to show, largest first: (f, f) cells when there are any."""
+    cells = _privgan_cells(res)
+    square = [c for c in cells if c.f0 == c.f1]
+    return sorted({c.f0 for c in (square or cells)}, reverse=True)[:MAX_ROWS]
+
+
+def _sets_at(res: Results, f: float) -> list[ScoreSet]:
+    """Scores of one privGAN cell with owner 0 at f (square if possible) and GANs at f."""
+    cells = [c for c in _privgan_cells(res) if c.f0 == f]
+    cells.sort(key=lambda c: c.f1 != f)  # prefer (f, f)
+    out = [s for s in res.score_sets(cells[0].id) if s.kind != "gan"] if cells else []
+    for cell in res.cells:
+        if cell.mirror_of is None:
+            out += [s for s in res.score_sets(cell.id)
+                    if s.kind == "gan" and cell.fraction(s.owner) == f]
+    return out
+
+
+def _first(sets: list[ScoreSet], **where) -> ScoreSet | None:
+    return next((s for s in sets if all(getattr(s, k) == v for k, v in where.items())), None)
+
+
+def score_distributions(res: Results, out_dir: Path) -> list[FigureFile] | None:
+    """Figs. 8-9: histograms of D's scores on members, non-members, the other owner's members."""
+    fractions = _diagonal(res)
+    classes = res.classes[:MAX_CLASSES]
+    figures = []
+    columns = [("D_1 (privGAN owner 0)", "privgan_d", "0"), ("D_2 (privGAN owner 1)", "privgan_d", "1"),
+               ("local GAN's D", "gan", "0")]
+    for cls in classes:
+        table = {(f, i): _first(_sets_at(res, f), kind=kind, owner=o, cls=cls)
+                 for f in fractions for i, (_, kind, o) in enumerate(columns)}
+        if not any(table.values()):
+            continue
+        fig, axes = new_figure(nrows=len(fractions), ncols=3, width=3.3, height=2.4)
+        for r, f in enumerate(fractions):
+            for i, (title, _, _) in enumerate(columns):
+                ax, s = axes[r][i], table[(f, i)]
+                if s is None:
+                    ax.text(0.5, 0.5, "no scores stored", ha="center", transform=ax.transAxes)
+                else:
+                    for group in ("members", "nonmembers", "other"):
+                        vals = s.groups.get(group)
+                        if vals is not None and len(vals):
+                            h = HIST[group]
+                            ax.hist(vals, bins=BINS, density=True, histtype="step", linewidth=1.3,
+                                    color=h["color"], hatch=h["hatch"], label=h["label"])
+                ax.set_xlim(0, 1)
+                ax.set_title(f"{title}, owners at {100 * f:g}%", fontsize=8)
+                if r == len(fractions) - 1:
+                    ax.set_xlabel("D's probability that the row is real")
+                if i == 0:
+                    ax.set_ylabel("density")
+        axes[0][0].legend(fontsize=6)
+        figures.append(save_figure(
+            fig, out_dir, f"fig8_scores_class{cls}", title=f"Discriminator scores, class {cls}",
+            caption="Histograms (50 bins on [0, 1], normalised) of the discriminators' scores on "
+                    "the owner's training rows (members), held-out rows (non-members) and, for "
+                    "privGAN, the other owner's training rows. Rows: owners' fractions."))
+    return figures or None
+
+
+def roc_curves(res: Results, out_dir: Path) -> FigureFile | None:
+    """ROC of each attack on log-log axes, one panel per fraction (classes pooled)."""
+    fractions = _diagonal(res)
+    panels = [(f, _sets_at(res, f)) for f in fractions]
+    panels = [(f, sets) for f, sets in panels if any(s.kind in N.ATTACK_SOURCES for s in sets)]
+    if not panels:
+        return None
+    fig, axes = new_figure(ncols=len(panels), width=3.6, height=3.4, sharey=True)
+    for ax, (f, sets) in zip(axes[0], panels):
+        floor = 1.0
+        for kind in N.ATTACK_SOURCES:
+            chosen = [s for s in sets if s.kind == kind and s.owner == "0"]
+            if not chosen:
+                continue
+            y = np.concatenate([np.r_[np.ones(len(s.groups["members"])),
+                                      np.zeros(len(s.groups["nonmembers"]))] for s in chosen])
+            score = np.concatenate([np.r_[s.groups["members"], s.groups["nonmembers"]]
+                                    for s in chosen])
+            fpr, tpr, _ = roc_curve(y, score)
+            floor = min(floor, 1.0 / max(1, int((y == 0).sum())))
+            kw = line_kwargs(kind)
+            kw["markevery"] = max(1, len(fpr) // 8)
+            ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), **kw)
+        grid = np.logspace(np.log10(floor), 0, 50)
+        ax.plot(grid, grid, color="black", linewidth=0.8, linestyle=(0, (2, 2)), label="random guess")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(floor, 1)
+        ax.set_ylim(floor, 1.05)
+        ax.set_xlabel("false-positive rate (log)")
+        ax.set_title(f"owner 0, owners at {100 * f:g}%", fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].set_ylabel("true-positive rate (log)")
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    return save_figure(fig, out_dir, "roc_attacks", title="Attack ROC curves (log axes)",
+                       caption="ROC of the white-box attacks against owner 0, all classes pooled, "
+                               "on log-log axes so the low-false-positive region shows. Rates "
+                               "below 1/|non-members| cannot be resolved and are clipped there.")
+
+
+def privacy_utility(res: Results, out_dir: Path) -> FigureFile | None:
+    """Attack advantage against utility, one point per cell and owner."""
+    pairs = {"privgan": "privgan_max", "gan": "gan"}
+    fig, axes = new_figure(width=4.8, height=3.8)
+    ax, drawn = axes[0][0], False
+    for util_source, attack in pairs.items():
+        xs, ys = [], []
+        for cell in res.cells:
+            for o in ("0", "1"):
+                acc = res.select(cell_id=cell.id, source=util_source, owner=o, metric=N.ACCURACY,
+                                 **{"class": N.ALL})
+                adv = res.select(cell_id=cell.id, source=attack, owner=o, metric=N.ADVANTAGE,
+                                 **{"class": N.ALL})
+                x, _, nx = summarise(r["value"] for r in acc)
+                y, _, ny = summarise(r["value"] for r in adv)
+                if nx and ny:
+                    xs.append(x)
+                    ys.append(y)
+        if xs:
+            kw = line_kwargs(util_source)
+            kw.pop("linestyle")
+            ax.scatter(xs, ys, marker=kw["marker"], facecolors="white" if util_source == "gan"
+                       else kw["color"], edgecolors=kw["color"], label=kw["label"], s=28)
+            drawn = True
+    if not drawn:
+        return None
+    ax.set_xlabel("utility: classifier accuracy on real test rows")
+    ax.set_ylabel("privacy risk: attack advantage max|TPR - FPR|")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, out_dir, "privacy_utility", title="Privacy-utility trade-off",
+                       caption="Each point is one owner in one cell: the accuracy of a classifier "
+                               "trained on its synthetic samples against the advantage of the "
+                               "white-box attack on its discriminator(s) (privGAN: max over D_i). "
+                               "Right and low is better.")

@@ -1,0 +1,95 @@
+"""The report's tables, computed from stored rows only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from privshare.reports import names as N
+from privshare.reports.html import Table, fmt
+from privshare.reports.results import Results, summarise
+
+
+def _pct(f: float | None) -> str:
+    return "–" if f is None else f"{100 * f:g}%"
+
+
+def _mean(res: Results, **where) -> float:
+    return summarise(r["value"] for r in res.select(**{"class": N.ALL}, **where))[0]
+
+
+def cells_table(res: Results) -> Table:
+    rows = []
+    for c in res.cells:
+        source = "" if c.mirror_of is None else f"mirror of {res.cell(c.mirror_of).key}"
+        error = (c.error or "").strip().splitlines()[-1][:120] if c.error else ""
+        rows.append([c.key, c.method, _pct(c.f0), _pct(c.f1), str(c.seed),
+                     str(c.config.get("seed", "")), c.status, fmt(c.elapsed_s, 1), source or error])
+    return Table("Cells", ["cell", "method", "owner 0", "owner 1", "seed", "run seed", "status",
+                           "time (s)", "note"], rows,
+                 note="Each cell is one training run; its run seed is derived from the sweep seed "
+                      "and the cell's position (SeedSequence spawn keys).")
+
+
+def utility_table(res: Results) -> Table:
+    rows = []
+    for c in res.cells:
+        if c.method not in ("privgan", "run"):
+            continue
+        vals = [_mean(res, cell_id=c.id, source="privgan", metric=N.ACCURACY, owner=o) for o in "01"]
+        vals.append(_mean(res, cell_id=c.id, source="privgan_pooled", metric=N.ACCURACY))
+        for o, f in (("0", c.f0), ("1", c.f1)):
+            vals.append(_mean(res, source="gan", metric=N.ACCURACY, owner_fraction=f))
+            vals.append(_mean(res, source="real_own", metric=N.ACCURACY, owner_fraction=f))
+        rows.append([_pct(c.f0), _pct(c.f1)] + [fmt(v) for v in vals])
+    return Table("Utility: classifier accuracy on real test rows",
+                 ["owner 0", "owner 1", "privGAN G1", "privGAN G2", "privGAN union",
+                  "GAN (owner 0's fraction)", "own real (owner 0)", "GAN (owner 1's fraction)",
+                  "own real (owner 1)"], rows,
+                 note="Means over evaluation seeds; GAN and own-real columns average every "
+                      "stored owner at that fraction.")
+
+
+def attack_table(res: Results) -> Table:
+    rows = []
+    for c in res.cells:
+        for source in N.ATTACK_SOURCES:
+            for o in "01":
+                where = dict(cell_id=c.id, source=source, owner=o)
+                acc = _mean(res, metric=N.ATTACK_ACCURACY, **where)
+                if np.isnan(acc):
+                    continue
+                rows.append([c.key, source, o, _pct(c.fraction(o)), fmt(acc),
+                             fmt(_mean(res, metric=N.BASE_RATE, **where)),
+                             fmt(_mean(res, metric=N.AUC, **where)),
+                             fmt(_mean(res, metric=N.ADVANTAGE, **where))])
+    return Table("Privacy: white-box attacks on the discriminators (all classes)",
+                 ["cell", "attack", "owner", "owner's fraction", "accuracy", "random guess",
+                  "ROC AUC", "advantage"], rows,
+                 note="Accuracy = precision of the top-|members| scores (the paper's measure); "
+                      "advantage = max |TPR - FPR|.")
+
+
+def symmetry_table(res: Results) -> Table | None:
+    """privGAN G1 at (a, b) against G2 at (b, a): the owners are interchangeable."""
+    cells = {(c.f0, c.f1): c for c in res.cells if c.method == "privgan"}
+    rows, diffs = [], []
+    for (a, b), c in sorted(cells.items()):
+        if a >= b or (b, a) not in cells:
+            continue
+        m = cells[(b, a)]
+        for o, mo in (("0", "1"), ("1", "0")):
+            x = _mean(res, cell_id=c.id, source="privgan", metric=N.ACCURACY, owner=o)
+            y = _mean(res, cell_id=m.id, source="privgan", metric=N.ACCURACY, owner=mo)
+            if np.isfinite(x) and np.isfinite(y):
+                diffs.append(abs(x - y))
+                mirrored = "yes" if m.mirror_of is not None else "no (trained)"
+                rows.append([f"{_pct(c.fraction(o))} with {_pct(c.partner(o))}", fmt(x), fmt(y),
+                             fmt(abs(x - y)), mirrored])
+    if not rows:
+        return None
+    return Table("Symmetry check: the same owner position in (a, b) and (b, a)",
+                 ["owner at ... with partner at ...", "accuracy in (a, b)", "accuracy in (b, a)",
+                  "|difference|", "mirrored"], rows,
+                 note=f"Mean |difference| {np.mean(diffs):.3f} over {len(diffs)} pairs. When both "
+                      "orders are trained this measures seed-to-seed noise plus any asymmetry; "
+                      "mirrored cells (--symmetric) are 0 by construction.")

@@ -1,0 +1,144 @@
+"""The SQLite result store: cells, atomic writes, mirroring, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from privshare.experiments.store import CellSpec, ResultStore, StoreError, swap_owner
+
+
+def _cells(n: int = 3, *, mirror: bool = False) -> list[CellSpec]:
+    cells = [CellSpec(key=f"privgan-{i}", method="privgan", f0=0.1 * (i + 1), f1=0.2, seed=0,
+                      run_seed=100 + i, run_dir=f"cells/c{i}", config=json.dumps({"i": i}))
+             for i in range(n)]
+    if mirror:
+        cells.append(CellSpec(key="privgan-mirror", method="privgan", f0=0.2, f1=0.1, seed=0,
+                              run_seed=7, run_dir="cells/m", config="{}", mirror_of="privgan-0"))
+    return cells
+
+
+def _rows(k: int = 4) -> list[dict]:
+    return [{"source": src, "owner": owner, "eval_seed": 0, "metric": "accuracy",
+             "class": str(c), "value": 0.5 + 0.01 * c, "n": 10}
+            for src, owner in (("privgan", "0"), ("privgan", "1"), ("privgan_pooled", "all"))
+            for c in range(k)]
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite", create=True) as s:
+        s.initialise(spec={"name": "t"}, cells=_cells(mirror=True), info={})
+        yield s
+
+
+def test_initialise_is_idempotent_and_checks_the_spec(store):
+    assert [c.status for c in store.cells()] == ["pending"] * 4
+    assert store.initialise(spec={"name": "t"}, cells=_cells(mirror=True), info={}) == 0
+    with pytest.raises(StoreError, match="another spec"):
+        store.initialise(spec={"name": "other"}, cells=_cells(), info={})
+    mirror = store.cells()[-1]
+    assert mirror.mirror_of == store.cells()[0].id
+    assert store.cell_config(store.cells()[1].id) == {"i": 1}
+
+
+def test_missing_store_is_an_error_that_says_what_to_do(tmp_path):
+    with pytest.raises(StoreError, match="run the sweep first"):
+        ResultStore(tmp_path / "nope.sqlite")
+
+
+def test_finish_writes_rows_artifacts_and_status_together(store):
+    cell = store.cells()[1]
+    store.mark_running(cell.id)
+    assert store.cells(status="running")[0].attempts == 1
+    store.finish(cell.id, rows=_rows(), artifacts={"scores.npz": b"abc"}, elapsed_s=1.5)
+    done = store.cells(status="done")
+    assert [c.key for c in done] == [cell.key] and done[0].elapsed_s == 1.5
+    assert len(store.results()) == 12
+    assert store.artifact(cell.id, "scores.npz") == b"abc"
+
+
+def test_a_failing_write_leaves_nothing_behind(store):
+    cell = store.cells()[1]
+    store.mark_running(cell.id)
+    bad = _rows() + [_rows()[0]]  # a duplicate primary key fails the INSERT midway
+    with pytest.raises(sqlite3.IntegrityError):
+        store.finish(cell.id, rows=bad, artifacts={"a.npz": b"x"}, elapsed_s=1.0)
+    assert store.results() == [] and store.artifact(cell.id, "a.npz") is None
+    assert store.cells(status="running")[0].id == cell.id
+    store.mark_failed(cell.id, "Traceback ...\nValueError: boom")
+    failed = store.cells(status="failed")[0]
+    assert failed.error.endswith("boom")
+
+
+def test_finishing_a_source_fills_its_mirror_with_swapped_owners(store):
+    source, mirror = store.cells()[0], store.cells()[-1]
+    store.finish(source.id, rows=_rows(1), elapsed_s=2.0,
+                 artifacts={"samples_privgan_owner0.npz": b"g0", "samples_privgan_owner1.npz": b"g1",
+                            "scores.npz": b"s"})
+    assert {c.key for c in store.cells(status="done")} == {source.key, mirror.key}
+    rows = {(r["cell"], r["source"], r["owner"]): r for r in store.results()}
+    assert rows[("privgan-mirror", "privgan", "1")]["mirrored"] == 1
+    assert rows[("privgan-mirror", "privgan", "0")]["value"] == rows[("privgan-0", "privgan", "1")]["value"]
+    assert rows[("privgan-mirror", "privgan_pooled", "all")]["mirrored"] == 1
+    assert store.artifact(mirror.id, "samples_privgan_owner0.npz") == b"g1"
+    assert store.artifact(mirror.id, "scores.npz") is None  # owner-mixed files are not mirrored
+    assert swap_owner("all") == "all"
+
+
+def test_export_csv_has_one_line_per_row(store, tmp_path):
+    store.finish(store.cells()[2].id, rows=_rows(), artifacts={}, elapsed_s=1.0)
+    path = store.export(tmp_path / "out.csv")
+    with path.open() as fh:
+        lines = list(csv.DictReader(fh))
+    assert len(lines) == 12 and lines[0]["cell"] == "privgan-2" and float(lines[0]["f0"]) == pytest.approx(0.3)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        with pytest.raises(StoreError, match="pyarrow"):
+            store.export(tmp_path / "out.parquet", fmt="parquet")
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from privshare.experiments.store import ResultStore
+    rows = [{"source": "s", "owner": str(o), "eval_seed": 0, "metric": "m%d" % m, "class": "all",
+             "value": 1.0, "n": 1} for o in range(2) for m in range(2000)]
+    with ResultStore(sys.argv[1]) as store:
+        for cell in store.cells(status="pending"):
+            store.mark_running(cell.id)
+            store.finish(cell.id, rows=rows, artifacts={"blob": b"x" * 200_000}, elapsed_s=0.0)
+            print(cell.id, flush=True)
+""")
+
+
+def test_sigkill_during_writes_never_leaves_a_partial_cell(tmp_path):
+    path = tmp_path / "k.sqlite"
+    cells = [CellSpec(key=f"c{i}", method="gan", f0=0.1, f1=0.1, seed=i, run_seed=i,
+                      run_dir=f"cells/{i}", config="{}") for i in range(200)]
+    with ResultStore(path, create=True) as s:
+        s.initialise(spec={"k": 1}, cells=cells, info={})
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for _ in range(3):  # let a few cells land, then kill in the middle of the stream
+        assert proc.stdout.readline().strip()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with ResultStore(path) as s:
+        done = s.cells(status="done")
+        counts = {}
+        for r in s.results():
+            counts[r["cell"]] = counts.get(r["cell"], 0) + 1
+        assert 3 <= len(done) < 200
+        assert counts == {c.key: 4000 for c in done}  # whole cells only
+        assert all(s.artifact(c.id, "blob") is not None for c in done)

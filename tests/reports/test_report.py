@@ -1,0 +1,128 @@
+"""Figures and report.html from a store with known numbers (no training)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from privshare.reports import build_report
+from privshare.reports.results import ResultsError, load_results
+from privshare.reports.sample_figures import mosaic
+
+from .conftest import CLASSES, FRACTIONS, make_store, utility
+
+EXPECTED = {"fig4_samples", "fig5_utility_heatmaps", "fig6_utility_vs_fraction",
+            "fig7_attack_vs_fraction", "fig8_scores_class0", "fig8_scores_class1", "roc_attacks",
+            "privacy_utility"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = make_store(tmp_path_factory.mktemp("s") / "sweep", symmetric=True)
+    return root, build_report(root)
+
+
+def test_every_figure_is_drawn_as_png_and_svg(built):
+    _, report = built
+    assert {f.name for f in report.figures} == EXPECTED and report.skipped == {}
+    for f in report.figures:
+        assert f.png.stat().st_size > 5_000 and f.png.read_bytes()[:4] == b"\x89PNG"
+        assert f.svg.read_text().lstrip().startswith("<?xml")
+
+
+def test_axes_are_labelled_with_units(built):
+    _, report = built
+    svg = {f.name: f.svg.read_text() for f in report.figures}
+    assert re.search(r"owner 0(&#39;|')s fraction \(%\)", svg["fig5_utility_heatmaps"])
+    assert "accuracy on real test rows" in svg["fig5_utility_heatmaps"]  # the one shared colour bar
+    assert svg["fig5_utility_heatmaps"].count("accuracy on real test rows") == 1
+    assert "random guess" in svg["fig7_attack_vs_fraction"]
+    assert "false-positive rate (log)" in svg["roc_attacks"]
+    assert "attack advantage" in svg["privacy_utility"]
+    for name, text in svg.items():
+        if name != "fig4_samples":
+            assert any(w in text for w in ("(%)", "rate", "probability", "accuracy")), name
+
+
+def test_tables_hold_the_stored_numbers(built):
+    root, report = built
+    page = report.html.read_text()
+    g1 = utility("privgan", 0.05, 0.2)  # owner 0 at 5% with owner 1 at 20%
+    assert f"{g1:.3f}" in page
+    assert "Symmetry check" in page and "mirror of privgan-0.05-0.1" in page
+    assert re.search(r"<title>privshare report: fake</title>", page)
+
+
+def test_page_is_self_contained(built):
+    _, report = built
+    page = report.html.read_text()
+    srcs = re.findall(r'src="([^"]*)"', page)
+    assert len(srcs) == len(EXPECTED) and all(s.startswith("data:image/png;base64,") for s in srcs)
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert all(h.startswith("#") for h in hrefs)
+    assert "<script" not in page and "<link" not in page
+
+
+def test_results_loader_places_rows_on_the_grid(built):
+    root, _ = built
+    res = load_results(root)
+    assert res.fractions == list(FRACTIONS) and res.classes == list(CLASSES)
+    mirrored = res.select(source="privgan", mirrored=1, owner="1", f0=0.2, f1=0.05)
+    assert len(mirrored) == 1 and mirrored[0]["owner_fraction"] == 0.05
+    assert mirrored[0]["value"] == pytest.approx(utility("privgan", 0.05, 0.2))
+
+
+def test_mosaic_puts_one_class_per_column():
+    x = np.stack([np.full((8, 8), v, np.uint8) for v in (10, 20, 30, 40)])
+    canvas = mosaic(x, np.array([0, 0, 1, 1]), per_class=2)
+    assert canvas.shape == (18, 18)
+    assert canvas[0, 0] == 10 and canvas[9, 0] == 20 and canvas[0, 9] == 30 and canvas[9, 9] == 40
+
+
+def test_building_a_report_never_imports_torch(built):
+    root, _ = built
+    code = ("import sys; from privshare.reports import build_report; "
+            f"build_report({str(root)!r}, out_dir={str(root / 'again')!r}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' "
+            "or m.startswith('privshare.training')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_path_says_what_to_pass(tmp_path):
+    with pytest.raises(ResultsError, match="neither a sweep folder"):
+        load_results(tmp_path)
+
+
+def test_a_single_run_folder_reports_from_its_metrics_files(tmp_path):
+    """`privshare run` ends with a report of its own run folder (one cell, no grid figures)."""
+    import csv
+    import json
+
+    from privshare.config import load_config
+    from privshare.experiments import run_experiment
+
+    from .conftest import _artifacts, _rows
+
+    config = load_config(preset="tiny", overrides=[f'out_dir="{tmp_path}"', 'name="r"'])
+    run = run_experiment(config)
+    rows = _rows("privgan", 0.2, 0.4) + _rows("gan", 0.2, 0.4)
+    with (run.root / "metrics.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["source", "owner", "seed", "metric", "class",
+                                                "value", "n"])
+        writer.writeheader()
+        writer.writerows({"seed": r["eval_seed"], **{k: v for k, v in r.items() if k != "eval_seed"}}
+                         for r in rows)
+    (run.root / "scores.npz").write_bytes(_artifacts("privgan", 0.2, 0)["scores.npz"])
+    (run.root / "metrics.json").write_text(json.dumps({"rows": len(rows)}))
+    report = build_report(run.root)
+    assert report.html == run.root / "report" / "report.html"
+    names = {f.name for f in report.figures}
+    assert {"fig4_samples", "roc_attacks", "privacy_utility", "fig8_scores_class0"} <= names
+    assert "fig5 utility heatmaps" in report.skipped  # one grid point cannot make a heatmap
+    res = load_results(run.root)
+    assert res.kind == "run" and res.cells[0].f0 == 0.2 and len(res.rows) == len(rows)

@@ -160,3 +160,8 @@ def generate(
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+
+
+from privshare.reports.cli import register as _register_sweep_commands  # noqa: E402
+
+_register_sweep_commands(app)

@@ -102,11 +102,7 @@ def _open_folder(config: RunConfig, layout: RunLayout) -> None:
 
 
 def _manifest(config: RunConfig, dataset: Dataset, partition: Partition, device) -> dict:
-    counts = {
-        f"owner_{j}": [len(partition.owner_class_indices(j, c)) for c in partition.classes]
-        for j in range(len(config.data.fractions))
-    }
-    counts["nonmember"] = [len(partition.nonmember_class_indices(c)) for c in partition.classes]
+    counts = partition.counts()
     return {
         "status": "running",
         "dataset": dataset.name,

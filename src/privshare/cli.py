@@ -165,3 +165,50 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 from privshare.reports.cli import register as _register_sweep_commands  # noqa: E402
 
 _register_sweep_commands(app)
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by `privshare run` / `train`.")],
+    seeds: Annotated[str, typer.Option(help="Comma-separated evaluation seeds, e.g. 0,1,2.")] = "0",
+    samples: Annotated[Optional[int], typer.Option(
+        help="Generated rows per synthetic training set (paper: 3000).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Classifier epochs (paper: 25).")] = None,
+    config_file: Annotated[Optional[Path], typer.Option(
+        "--config", help="TOML file of evaluation settings (keys of EvalConfig).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", "-s", help="Override an evaluation setting: key=value (repeatable).")] = None,
+) -> None:
+    """Measure a run: utility (train on synthetic, test on real), image quality, membership attacks.
+
+    Writes metrics.json, metrics.csv and scores.npz into the run folder.
+    """
+    from rich.table import Table
+
+    from privshare.evaluation import EvaluationError, load_eval_config, summary_tables
+    from privshare.experiments.evaluate import evaluate_run
+
+    try:
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError as err:
+            raise EvaluationError(f"--seeds {seeds!r}: give integers separated by commas, "
+                                  "e.g. 0,1,2") from err
+        config = load_eval_config(path=config_file, overrides=set_ or [])
+        ev = evaluate_run(run_dir, seeds=seed_list, samples=samples, epochs=epochs, config=config)
+    except (*_user_errors(), EvaluationError) as err:
+        _fail(err)
+    out = Console()  # results go to stdout; wide enough off a terminal that no cell is cut
+    if not out.is_terminal:
+        out = Console(width=200)
+    for t in summary_tables(ev.summary()):
+        table = Table(*t.headers, title=t.title, caption=t.note or None)
+        for row in t.rows:
+            table.add_row(*row)
+        out.print(table)
+    c = ev.config
+    console.print(f"seeds {list(ev.seeds)}; {c.samples} synthetic rows, {c.epochs} epochs, "
+                  f"pools of {c.members} members / {c.nonmembers} non-members per class "
+                  f"(capped by the partition); {ev.elapsed_s:.0f} s")
+    console.print(f"[green]written[/] {ev.files['metrics_json']}, {ev.files['metrics_csv'].name}, "
+                  f"{ev.files['scores'].name}")

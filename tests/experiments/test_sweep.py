@@ -20,6 +20,8 @@ from privshare.experiments.sweep import SweepError, _lock, plan_cells, run_sweep
 
 EVALUATOR = os.environ.get("PRIVSHARE_TEST_EVALUATOR", "privshare.experiments.evaluate:evaluate_run")
 REPO = Path(__file__).resolve().parents[2]
+FAST_EVAL = ["samples=60", "epochs=2", "batch_size=32", "feature_rows=150", "feature_epochs=1",
+             "members=40", "nonmembers=50", "blackbox_samples=200", "blackbox_components=8"]
 needs_evaluator = pytest.mark.skipif(
     importlib.util.find_spec(EVALUATOR.split(":")[0]) is None,
     reason=f"the evaluation module {EVALUATOR.split(':')[0]} (issue 3) is not there yet")
@@ -33,6 +35,7 @@ fractions = {list(fractions)}
 methods = {list(methods)}
 evaluator = "{EVALUATOR}"
 set = ["train.epochs_privgan={epochs}", "train.epochs_gan={epochs}", "train.checkpoint_every=5"]
+evaluate = {FAST_EVAL}
 """)
     return path
 
@@ -138,7 +141,7 @@ def test_sigkill_mid_cell_then_restart_finishes_every_cell_once(tmp_path):
 def test_a_failing_cell_does_not_stop_the_others_in_worker_processes(tmp_path):
     # 1% of ~145 digits per class is 1 row (< min_rows_per_owner = 2): those cells fail.
     spec = spec_from_dict({"name": "f", "preset": "tiny", "fractions": [0.01, 0.3],
-                           "methods": ["privgan"], "evaluator": EVALUATOR,
+                           "methods": ["privgan"], "evaluator": EVALUATOR, "evaluate": FAST_EVAL,
                            "set": ["train.epochs_privgan=2"]})
     result = run_sweep(spec, out_dir=tmp_path, workers=2, drop_models=True)
     assert set(result.failed) == {"privgan-f0.01-f0.01-s0", "privgan-f0.01-f0.3-s0",

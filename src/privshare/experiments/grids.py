@@ -31,7 +31,7 @@ from privshare.config import ConfigError, RunConfig, load_config
 GRIDS = ("quick", "reduced", "paper")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 _KEYS = {"name", "preset", "fractions", "other_fractions", "methods", "seeds", "symmetric",
-         "set", "eval_seeds", "evaluator"}
+         "set", "eval_seeds", "evaluator", "evaluate"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class SweepSpec:
     overrides: tuple[str, ...] = ()  # "section.key=value" applied to every cell's config
     eval_seeds: tuple[int, ...] = (0,)  # classifier seeds handed to the evaluation
     evaluator: str = EVALUATOR  # "module:function" called as f(run, seeds=eval_seeds) -> rows
+    evaluation: tuple[str, ...] = ()  # "key=value" evaluation settings (TOML key `evaluate`)
 
     @property
     def columns(self) -> tuple[float, ...]:
@@ -63,7 +64,7 @@ class SweepSpec:
             "other_fractions": list(self.other_fractions), "methods": list(self.methods),
             "seeds": list(self.seeds), "symmetric": self.symmetric,
             "set": list(self.overrides), "eval_seeds": list(self.eval_seeds),
-            "evaluator": self.evaluator,
+            "evaluator": self.evaluator, "evaluate": list(self.evaluation),
         }
 
 
@@ -86,6 +87,7 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
         overrides=tuple(str(s) for s in data.get("set", ())),
         eval_seeds=tuple(int(s) for s in data.get("eval_seeds", (0,))),
         evaluator=str(data.get("evaluator", EVALUATOR)),
+        evaluation=tuple(str(s) for s in data.get("evaluate", ())),
     )
     _validate(spec, where)
     return spec
@@ -112,6 +114,10 @@ def _validate(spec: SweepSpec, where: str) -> None:
     if not spec.seeds or not spec.eval_seeds:
         raise bad("seeds and eval_seeds need at least one value each")
     spec.base_config()  # raises ConfigError on a bad preset or override
+    if spec.evaluation:
+        from privshare.evaluation.config import load_eval_config
+
+        load_eval_config(overrides=spec.evaluation)  # raises ConfigError on a bad setting
 
 
 def load_spec(

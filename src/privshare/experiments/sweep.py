@@ -165,11 +165,13 @@ def _resolve(evaluator: str) -> Callable[..., Any]:
 
 
 def execute_cell(config_json: str, *, eval_seeds: tuple[int, ...], threads: int | None = None,
-                 evaluator: str = EVALUATOR) -> dict[str, Any]:
+                 evaluator: str = EVALUATOR, eval_settings: tuple[str, ...] = ()) -> dict[str, Any]:
     """Train and evaluate one cell; returns rows, artifacts and the time taken.
 
     Runs in a worker process when ``--workers`` > 1 (``threads=1`` there).
-    ``evaluator`` is ``"module:function"``, called as ``f(run, seeds=...)``.
+    ``evaluator`` is ``"module:function"``, called as ``f(run, seeds=...)``,
+    plus ``config=`` the evaluation settings built from ``eval_settings``
+    (``key=value`` strings) when there are any.
     """
     import torch
 
@@ -180,7 +182,12 @@ def execute_cell(config_json: str, *, eval_seeds: tuple[int, ...], threads: int 
     start = time.perf_counter()
     config = config_from_dict(json.loads(config_json))
     run = run_experiment(config)
-    evaluation = _resolve(evaluator)(run, seeds=eval_seeds)
+    extra = {}
+    if eval_settings:
+        from privshare.evaluation.config import load_eval_config
+
+        extra["config"] = load_eval_config(overrides=eval_settings)
+    evaluation = _resolve(evaluator)(run, seeds=eval_seeds, **extra)
     rows = [_store_row(r) for r in evaluation_rows(evaluation)]
     return {"rows": rows, "artifacts": _artifacts(run, run.root),
             "elapsed_s": time.perf_counter() - start}
@@ -198,12 +205,11 @@ def _store_row(row: dict[str, Any]) -> dict[str, Any]:
             "value": row["value"], "n": row.get("n")}
 
 
-def _guarded(config_json: str, eval_seeds: tuple[int, ...], threads: int | None,
-             evaluator: str) -> dict:
+def _guarded(config_json: str, spec: SweepSpec, threads: int | None) -> dict:
     """:func:`execute_cell` with any error turned into a picklable traceback string."""
     try:
-        return {"ok": execute_cell(config_json, eval_seeds=eval_seeds, threads=threads,
-                                   evaluator=evaluator)}
+        return {"ok": execute_cell(config_json, eval_seeds=spec.eval_seeds, threads=threads,
+                                   evaluator=spec.evaluator, eval_settings=spec.evaluation)}
     except Exception:  # a failed cell must not stop the others
         return {"error": traceback.format_exc(limit=8)}
 
@@ -266,7 +272,6 @@ def run_sweep(
         wanted = ("pending", "running", "failed") if retry_failed else ("pending", "running")
         todo = [c for c in store.cells(status=wanted) if c.mirror_of is None]
         failed: dict[str, str] = {}
-        evaluator = spec.evaluator
         drop = root if drop_models else None
         jobs = [(c, _cell_json(store, c, root)) for c in todo]
         if workers == 1:
@@ -274,11 +279,11 @@ def run_sweep(
                 store.mark_running(cell.id)
                 if progress:
                     progress(cell, "start", "")
-                _record(store, cell, _guarded(cfg, spec.eval_seeds, threads, evaluator), failed,
+                _record(store, cell, _guarded(cfg, spec, threads), failed,
                         progress, drop)
         else:
             _run_pool(store, jobs, spec=spec, workers=workers, threads=threads or 1,
-                      evaluator=evaluator, failed=failed, progress=progress, drop_under=drop)
+                      failed=failed, progress=progress, drop_under=drop)
         total = len(store.cells())
     return SweepResult(root=root, store=root / STORE_NAME, cells=total, already_done=already,
                        ran=len(todo), failed=failed, elapsed_s=time.perf_counter() - start)
@@ -289,7 +294,7 @@ def _init_worker() -> None:
 
 
 def _run_pool(store: ResultStore, jobs: list[tuple[Cell, str]], *, spec: SweepSpec, workers: int,
-              threads: int, evaluator: str, failed: dict[str, str],
+              threads: int, failed: dict[str, str],
               progress: SweepProgress | None, drop_under: Path | None) -> None:
     """Cells in ``workers`` spawned processes; results are written by this process only."""
     ctx = get_context("spawn")
@@ -306,11 +311,11 @@ def _run_pool(store: ResultStore, jobs: list[tuple[Cell, str]], *, spec: SweepSp
                 if progress:
                     progress(cell, "start", "")
                 try:
-                    fut = pool.submit(_guarded, cfg, spec.eval_seeds, threads, evaluator)
+                    fut = pool.submit(_guarded, cfg, spec, threads)
                 except BrokenProcessPool:  # a worker died earlier: start a fresh pool
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = new_pool()
-                    fut = pool.submit(_guarded, cfg, spec.eval_seeds, threads, evaluator)
+                    fut = pool.submit(_guarded, cfg, spec, threads)
                 pending[fut] = cell
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:

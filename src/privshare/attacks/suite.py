@@ -1,0 +1,144 @@
+"""Every configured attack on every owner of a run, for one evaluation seed.
+
+Each attack source names a registered scorer and its options. Metrics are
+computed per class (each class has its own models) and on the union of the
+class pools (class ``"all"``: one threshold for every row). The raw scores
+are kept under ``"<source>/<owner>/<class>/<group>"`` with groups
+``members``, ``nonmembers`` and ``other`` (the other owners' rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from privshare.artifacts import Run
+from privshare.attacks.blackbox import make_embedding
+from privshare.attacks.metrics import AttackMetrics, attack_metrics
+from privshare.attacks.pools import AttackPool, draw_pools
+from privshare.attacks.registry import score
+from privshare.data import Partition
+from privshare.evaluation import rows as R
+from privshare.evaluation.config import EvalConfig
+
+log = logging.getLogger(__name__)
+
+# source -> (scorer, method, options). The negatives of privgan_dp are the other owners' rows.
+PLAN: dict[str, tuple[str, str, dict]] = {
+    "gan": ("logan", "gan", {"method": "gan", "aggregate": "max"}),
+    "privgan_max": ("logan", "privgan", {"method": "privgan", "aggregate": "max"}),
+    "privgan_mean": ("logan", "privgan", {"method": "privgan", "aggregate": "mean"}),
+    "privgan_d": ("logan", "privgan", {"method": "privgan", "aggregate": "own"}),
+    "privgan_dp": ("dp_attribution", "privgan", {}),
+    "mc_gan": ("monte_carlo", "gan", {"method": "gan", "statistic": "eps_ball"}),
+    "mc_privgan": ("monte_carlo", "privgan", {"method": "privgan", "statistic": "eps_ball"}),
+    "nn_gan": ("monte_carlo", "gan", {"method": "gan", "statistic": "nearest"}),
+    "nn_privgan": ("monte_carlo", "privgan", {"method": "privgan", "statistic": "nearest"}),
+}
+GROUPS = ("members", "nonmembers", "other")
+
+
+@dataclass
+class PrivacyResult:
+    """Rows, raw scores and pool sizes of one evaluation seed."""
+
+    rows: list[dict] = field(default_factory=list)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # owner -> group -> per class
+
+
+def metric_rows(m: AttackMetrics, *, source: str, owner: int, seed: int, cls: int | str) -> list[dict]:
+    """The long rows of one :class:`AttackMetrics`."""
+    pool = m.members + m.nonmembers
+
+    def row(metric: str, value: float, n: int) -> dict:
+        return R.metric_row(source=source, owner=owner, seed=seed, metric=metric, cls=cls,
+                            value=value, n=n)
+
+    out = [row(R.ATTACK_ACCURACY, m.accuracy, pool), row(R.BASE_RATE, m.base_rate, pool),
+           row(R.AUC, m.auc, pool), row(R.ADVANTAGE, m.advantage, pool),
+           row(R.TV_DISTANCE, m.tv_distance, pool), row(R.MEMBERS, m.members, m.members),
+           row(R.NONMEMBERS, m.nonmembers, m.nonmembers)]
+    for t in m.tpr_at:
+        name = R.tpr_metric(t.level)
+        out += [row(name, t.tpr, m.members), row(f"{name}_lo", t.low, m.members),
+                row(f"{name}_hi", t.high, m.members),
+                row(f"{name}_fp", t.false_positives, m.nonmembers),
+                row(f"{name}_resolved", float(t.resolved), m.nonmembers)]
+    return out
+
+
+def _pool_rows(pools: list[AttackPool], groups: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenated train-row indices, their class positions and group codes."""
+    idx, cls, grp = [], [], []
+    for k, p in enumerate(pools):
+        for g in groups:
+            rows = {"members": p.members, "nonmembers": p.nonmembers, "other": p.others}[g]
+            idx.append(rows)
+            cls.append(np.full(len(rows), k))
+            grp.append(np.full(len(rows), GROUPS.index(g)))
+    return np.concatenate(idx), np.concatenate(cls), np.concatenate(grp)
+
+
+def _attack_owner(run: Run, source: str, *, owner: int, pools: list[AttackPool], x_train: np.ndarray,
+                  labels: np.ndarray, seed: int, options: dict, config: EvalConfig,
+                  out: PrivacyResult) -> None:
+    scorer, _, fixed = PLAN[source]
+    groups = ("members", "nonmembers") if scorer == "monte_carlo" else GROUPS
+    idx, cpos, grp = _pool_rows(pools, groups)
+    s = score(scorer, run, owner=owner, x=x_train[idx], y=labels[idx], **fixed, **options)
+    negative = GROUPS.index("other" if scorer == "dp_attribution" else "nonmembers")
+    kw = dict(fpr_levels=config.fpr_levels, confidence=config.confidence, bins=config.bins)
+    for k, p in enumerate(pools):
+        here = cpos == k
+        for g in groups:
+            out.scores[f"{source}/{owner}/{p.cls}/{g}"] = s[here & (grp == GROUPS.index(g))]
+        pos, neg = s[here & (grp == 0)], s[here & (grp == negative)]
+        if len(pos) and len(neg):
+            out.rows += metric_rows(attack_metrics(pos, neg, **kw), source=source, owner=owner,
+                                    seed=seed, cls=p.cls)
+    pos, neg = s[grp == 0], s[grp == negative]
+    if len(pos) and len(neg):
+        out.rows += metric_rows(attack_metrics(pos, neg, **kw), source=source, owner=owner,
+                                seed=seed, cls=R.ALL)
+
+
+def privacy_evaluation(
+    run: Run, *, x_train: np.ndarray, partition: Partition, reference: np.ndarray,
+    config: EvalConfig, seed: int,
+) -> PrivacyResult:
+    """Run ``config.attacks`` on every owner of ``run`` for evaluation seed ``seed``.
+
+    ``x_train``: the train split's uint8 images (the rows the partition
+    indexes); ``reference``: real rows in no pool (the test split), used to
+    fit the black-box attacker's PCA. Sources whose models the run lacks are
+    skipped.
+    """
+    out = PrivacyResult()
+    sources = [s for s in config.attacks if PLAN[s][1] in run.methods]
+    skipped = sorted(set(config.attacks) - set(sources))
+    if skipped:
+        log.info("attacks %s skipped: %s has no models for them", skipped, run.root)
+    embed = None
+    if any(PLAN[s][0] == "monte_carlo" for s in sources):
+        embed = make_embedding(config.blackbox_space, reference=reference,
+                               components=config.blackbox_components)
+    root = run.config.seed
+    for owner in range(run.owners):
+        pools = draw_pools(partition, owner=owner, seed=R.stream_seed(root, seed, R.POOLS),
+                           members=config.members, nonmembers=config.nonmembers)
+        out.counts[str(owner)] = {g: [p.counts()[k] for p in pools]
+                                  for g, k in zip(GROUPS, ("members", "nonmembers", "others"))}
+        for source in sources:
+            options = {}
+            if PLAN[source][0] == "monte_carlo":
+                method_index = 0 if PLAN[source][1] == "privgan" else 1
+                options = {"samples_per_class": config.blackbox_samples, "embed": embed,
+                           "seed": R.stream_seed(root, seed, R.BLACKBOX, method_index, owner)}
+            log.info("attack %s on owner %d (seed %d)", source, owner, seed)
+            _attack_owner(run, source, owner=owner, pools=pools, x_train=x_train,
+                          labels=partition.labels, seed=seed, options=options, config=config,
+                          out=out)
+    return out

@@ -1,0 +1,139 @@
+"""Evaluation settings: one frozen dataclass, plain data, a comment per field.
+
+Defaults follow the papers: the utility classifier is trained on 3000
+generated rows for 25 epochs with batch 256 (Rajotte & Ng 2020, Sec. IV-A);
+attack pools hold 200 members and 800 non-members per class, so random
+guessing scores 0.2 (ibid., Fig. 7). Every number is a setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from privshare.config import ConfigError, parse_override
+
+UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled")
+ATTACK_SOURCES = (
+    "gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_dp",
+    "mc_gan", "mc_privgan", "nn_gan", "nn_privgan",
+)
+
+
+class EvaluationError(ValueError):
+    """A run cannot be evaluated as asked; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How a run is measured: utility classifiers, image quality, attacks."""
+
+    # utility: a classifier trained on one source, tested on the real test split
+    utility_sources: tuple[str, ...] = UTILITY_SOURCES  # subset of UTILITY_SOURCES
+    samples: int = 3000  # generated training rows per synthetic source (paper: 3000)
+    real_rows: int = 0  # cap on a real source's training rows (0 = all the owner's rows)
+    epochs: int = 25  # classifier epochs over `samples` rows (paper: 25)
+    equal_steps: bool = True  # all sources train epochs * ceil(samples / batch) steps (false: own rows)
+    batch_size: int = 256  # classifier batch (paper: 256)
+    optimizer: str = "adam"  # adam (paper: lr 2e-4, beta1 0.5) | adadelta (privGAN code: lr 1.0)
+    lr: float = 2e-4  # classifier learning rate
+    # image quality on the penultimate features of a classifier trained on real train rows
+    feature_rows: int = 10000  # real train rows the feature classifier learns from (0 = all)
+    feature_epochs: int = 5  # its epochs
+    neighbours: int = 3  # k of the k-NN manifolds of precision / recall (Kynkaanniemi 2019)
+    # membership attacks
+    attacks: tuple[str, ...] = ATTACK_SOURCES  # subset of ATTACK_SOURCES
+    members: int = 200  # members per owner and class in an attack pool (paper: 200)
+    nonmembers: int = 800  # non-members per class (paper: pool of ~1000, base rate 0.2)
+    fpr_levels: tuple[float, ...] = (0.01, 0.001)  # report TPR at these false-positive rates
+    confidence: float = 0.95  # Clopper-Pearson level of the TPR intervals
+    bins: int = 50  # histogram bins of the total-variation distance (privGAN code: 50)
+    blackbox_samples: int = 10000  # generated rows per class the black-box attacker draws
+    blackbox_space: str = "pca"  # pca (privGAN code) | pixels: where distances are measured
+    blackbox_components: int = 40  # PCA dimensions, fitted on the real test split (code: 40)
+    # runtime
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto
+    threads: int = 0  # torch CPU threads while evaluating (0 = leave torch's setting)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate_eval_config(c: EvalConfig) -> EvalConfig:
+    """Range checks a type hint cannot express; returns ``c``."""
+    bad = sorted(set(c.utility_sources) - set(UTILITY_SOURCES))
+    _check(not bad, f"utility_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
+    bad = sorted(set(c.attacks) - set(ATTACK_SOURCES))
+    _check(not bad, f"attacks: unknown {bad}; choose from {list(ATTACK_SOURCES)}")
+    for name in ("samples", "epochs", "batch_size", "feature_epochs", "neighbours", "members",
+                 "nonmembers", "bins", "blackbox_samples", "blackbox_components"):
+        _check(getattr(c, name) >= 1, f"{name}={getattr(c, name)} must be >= 1")
+    for name in ("real_rows", "feature_rows", "threads"):
+        _check(getattr(c, name) >= 0, f"{name}={getattr(c, name)} must be >= 0 (0 = no limit)")
+    _check(c.optimizer in ("adam", "adadelta"), f"optimizer={c.optimizer!r}: adam or adadelta")
+    _check(c.lr > 0, f"lr={c.lr} must be > 0")
+    _check(all(0 < f < 1 for f in c.fpr_levels), f"fpr_levels={list(c.fpr_levels)}: each in (0, 1)")
+    _check(0 < c.confidence < 1, f"confidence={c.confidence} must be in (0, 1), e.g. 0.95")
+    _check(c.blackbox_space in ("pca", "pixels"), f"blackbox_space={c.blackbox_space!r}: pca or pixels")
+    _check(c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
+           f"device={c.device!r}: cpu, cuda, cuda:N or auto")
+    return c
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        inner = typing.get_args(hint)[0]
+        return tuple(_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if (isinstance(value, bool) and hint is not bool) or not isinstance(value, hint):
+        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def eval_config_from_dict(data: dict[str, Any]) -> EvalConfig:
+    """Build and check an :class:`EvalConfig`; unknown keys raise :class:`ConfigError`."""
+    hints = typing.get_type_hints(EvalConfig)
+    names = [f.name for f in dataclasses.fields(EvalConfig)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown evaluation key(s) {unknown}; allowed: {sorted(names)}")
+    return validate_eval_config(
+        EvalConfig(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
+    )
+
+
+def eval_config_to_dict(config: EvalConfig) -> dict[str, Any]:
+    """Plain dict (tuples become lists) for JSON or TOML."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def load_eval_config(
+    *, path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> EvalConfig:
+    """Defaults, then a TOML file of top-level keys, then ``key=value`` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"evaluation config {str(path)!r} does not exist; pass a TOML file")
+        try:
+            data.update(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"evaluation config {str(path)!r} is not valid TOML: {err}") from err
+    for text in overrides:
+        parsed = parse_override(text)
+        key, value = next(iter(parsed.items()))
+        if isinstance(value, dict):
+            raise ConfigError(f"override {text!r}: evaluation keys have no section; "
+                              f"write e.g. epochs=5")
+        data[key] = value
+    return eval_config_from_dict(data)

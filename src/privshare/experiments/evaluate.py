@@ -1,0 +1,151 @@
+"""Evaluate a saved run: utility, image quality and membership attacks, then write them.
+
+Everything is computed from the run folder (models, saved partition, config)
+and the run's dataset, read again from its configured source::
+
+    RUN/metrics.json   settings, seeds, pool and training-set sizes, every row, mean/sd summary
+    RUN/metrics.csv    the rows, long format: source, owner, seed, metric, class, value, n
+    RUN/scores.npz     raw attack scores "<source>/<owner>/<class>/<group>" of the first seed
+                       (later seeds under "seed<k>/<source>/<owner>/<class>/<group>")
+
+Each file is written through a temporary file and a rename; metrics.json last.
+The same run, settings and seeds give identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from privshare.artifacts import Run, load_run
+from privshare.attacks import privacy_evaluation
+from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
+from privshare.evaluation.config import validate_eval_config
+from privshare.evaluation.summary import summarise_rows
+from privshare.experiments.run import prepare_data
+
+log = logging.getLogger(__name__)
+
+METRICS_VERSION = 1
+CSV_COLUMNS = ("source", "owner", "seed", "metric", "class", "value", "n")
+FILES = {"metrics_json": "metrics.json", "metrics_csv": "metrics.csv", "scores": "scores.npz"}
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`evaluate_run` measured (see the module docstring for the files)."""
+
+    root: Path  # the run folder
+    config: EvalConfig
+    seeds: tuple[int, ...]
+    rows: list[dict[str, Any]]  # long rows: source, owner, seed, metric, class, value, n
+    counts: dict[str, Any]  # per seed: attack pool sizes and training-set sizes
+    elapsed_s: float
+    files: dict[str, Path] = field(default_factory=dict)  # written files ({} if not written)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Mean and standard deviation over seeds of every (source, owner, metric, class)."""
+        return summarise_rows(self.rows)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str, Path]:
+    """Write scores.npz, metrics.csv, then metrics.json next to the run; return their paths."""
+    paths = {k: ev.root / name for k, name in FILES.items()}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **scores)
+    _write_bytes(paths["scores"], buf.getvalue())
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if r[k] is None else r[k]) for k in CSV_COLUMNS} for r in ev.rows)
+    _write_bytes(paths["metrics_csv"], text.getvalue().encode())
+    doc = {"version": METRICS_VERSION, "run": str(ev.root), "seeds": list(ev.seeds),
+           "config": eval_config_to_dict(ev.config), "counts": ev.counts,
+           "elapsed_s": round(ev.elapsed_s, 3), "rows": ev.rows, "summary": ev.summary()}
+    _write_bytes(paths["metrics_json"], json.dumps(doc, indent=1, sort_keys=True).encode())
+    return paths
+
+
+def _settings(config: EvalConfig | None, samples: int | None, epochs: int | None) -> EvalConfig:
+    config = config or EvalConfig()
+    if samples is not None:
+        config = replace(config, samples=samples)
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    return validate_eval_config(config)
+
+
+def _data(run: Run):
+    dataset, _ = prepare_data(run.config)
+    partition = run.partition()
+    if not np.array_equal(partition.labels, dataset.y_train):
+        raise EvaluationError(
+            f"the saved partition of {run.root} does not match the labels of dataset "
+            f"{run.config.data.name!r} as loaded now; evaluate with the data the run was trained on")
+    return dataset, partition
+
+
+def evaluate_run(
+    run_or_path: Run | str | Path,
+    *,
+    seeds: Iterable[int] = (0,),
+    samples: int | None = None,
+    epochs: int | None = None,
+    config: EvalConfig | None = None,
+    write: bool = True,
+) -> Evaluation:
+    """Utility, image quality and attacks of a run, repeated over ``seeds``.
+
+    ``samples`` / ``epochs`` override those fields of ``config`` (default
+    :class:`EvalConfig`). Each seed redraws the synthetic training sets,
+    retrains the classifiers and redraws the attack pools. ``write`` puts
+    metrics.json, metrics.csv and scores.npz in the run folder.
+    """
+    run = run_or_path if isinstance(run_or_path, Run) else load_run(run_or_path)
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise EvaluationError(f"seeds={list(seeds)}: give one or more distinct seeds >= 0")
+    config = _settings(config, samples, epochs)
+    if not run.methods:
+        raise EvaluationError(f"{run.root} has no trained models; train it first (privshare train)")
+    start = time.perf_counter()
+    dataset, partition = _data(run)
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    rows, counts, scores = [], {}, {}
+    try:
+        for i, seed in enumerate(seeds):
+            log.info("evaluating %s, seed %d", run.root, seed)
+            utility = utility_evaluation(run, dataset=dataset, partition=partition, config=config,
+                                         seed=seed)
+            privacy = privacy_evaluation(run, x_train=dataset.x_train, partition=partition,
+                                         reference=dataset.x_test, config=config, seed=seed)
+            rows += utility.rows + privacy.rows
+            counts[str(seed)] = {"training_rows": utility.sizes, "attack_pools": privacy.counts}
+            prefix = "" if i == 0 else f"seed{seed}/"
+            scores.update({prefix + k: v for k, v in privacy.scores.items()})
+    finally:
+        torch.set_num_threads(threads)
+    ev = Evaluation(root=run.root, config=config, seeds=seeds, rows=rows, counts=counts,
+                    elapsed_s=time.perf_counter() - start)
+    if write:
+        ev.files = write_evaluation(ev, scores)
+    return ev

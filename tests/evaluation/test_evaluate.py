@@ -1,0 +1,117 @@
+"""evaluate_run and `privshare evaluate` end to end on a tiny trained run (seconds)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from privshare.cli import app
+from privshare.evaluation import UTILITY_SOURCES, eval_config_to_dict
+from privshare.evaluation import rows as R
+from privshare.evaluation.config import ATTACK_SOURCES
+from privshare.experiments.evaluate import evaluate_run
+from tests.evaluation.helpers import FAST
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def evaluation(tiny_run):
+    return evaluate_run(tiny_run, seeds=(0, 1), config=FAST)
+
+
+def test_every_source_and_attack_has_its_numbers_for_every_owner_and_seed(evaluation):
+    rows = evaluation.rows
+    have = {(r["source"], r["owner"], r["metric"], r["class"], r["seed"]) for r in rows}
+    for seed in (0, 1):
+        for source in UTILITY_SOURCES:
+            owners = ["all"] if source.endswith("_pooled") else ["0", "1"]
+            for owner in owners:
+                assert (source, owner, R.ACCURACY, "all", seed) in have
+                for c in ("0", "1", "2"):  # per-class accuracy
+                    assert (source, owner, R.ACCURACY, c, seed) in have
+                assert (source, owner, R.FRECHET, "all", seed) in have
+        for source in ATTACK_SOURCES:
+            for owner in ("0", "1"):
+                for metric in (R.ATTACK_ACCURACY, R.BASE_RATE, R.AUC, R.ADVANTAGE, R.TV_DISTANCE,
+                               "tpr_at_fpr_1pct", "tpr_at_fpr_1pct_lo", "tpr_at_fpr_1pct_hi"):
+                    assert (source, owner, metric, "all", seed) in have, (source, owner, metric)
+    for r in rows:
+        assert np.isfinite(r["value"]), r
+        if r["metric"] in (R.ACCURACY, R.AUC, R.ATTACK_ACCURACY, R.BASE_RATE):
+            assert 0.0 <= r["value"] <= 1.0, r
+    # accuracy is measured on every real test row of the run's classes, and per class on its own
+    n_test = {r["n"] for r in rows if r["metric"] == R.ACCURACY and r["class"] == "all"}
+    per_class = {r["class"]: r["n"] for r in rows if r["metric"] == R.ACCURACY and r["class"] != "all"}
+    assert len(n_test) == 1 and n_test.pop() == sum(per_class.values())
+
+
+def test_counts_and_the_base_rate_follow_the_pools(evaluation, tiny_run):
+    part = tiny_run.partition()
+    counts = evaluation.counts["0"]["attack_pools"]
+    for j in (0, 1):
+        members = counts[str(j)]["members"]
+        own = [len(part.owner_class_indices(j, c)) for c in part.classes]
+        assert members == [min(FAST.members, n) for n in own]
+        base = [r for r in evaluation.rows if r["source"] == "gan" and r["owner"] == str(j)
+                and r["metric"] == R.BASE_RATE and r["class"] == "all" and r["seed"] == 0]
+        nonmembers = sum(counts[str(j)]["nonmembers"])
+        assert base[0]["value"] == pytest.approx(sum(members) / (sum(members) + nonmembers))
+    sizes = evaluation.counts["0"]["training_rows"]
+    assert sizes["real_own/0"] == len(part.owner_indices[0])
+    assert sizes["real_pooled/all"] == len(part.owner_indices[0]) + len(part.owner_indices[1])
+
+
+def test_files_are_written_and_agree(evaluation, tiny_run):
+    doc = json.loads((tiny_run.root / "metrics.json").read_text())
+    assert doc["seeds"] == [0, 1] and doc["config"] == eval_config_to_dict(FAST)
+    assert len(doc["rows"]) == len(evaluation.rows)
+    with open(tiny_run.root / "metrics.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(evaluation.rows)
+    assert float(table[0]["value"]) == pytest.approx(evaluation.rows[0]["value"])
+    means = {(s["source"], s["owner"], s["metric"], s["class"]): s for s in doc["summary"]}
+    acc = [r["value"] for r in evaluation.rows if (r["source"], r["owner"], r["metric"], r["class"])
+           == ("gan", "0", R.ACCURACY, "all")]
+    assert means[("gan", "0", R.ACCURACY, "all")]["mean"] == pytest.approx(np.mean(acc))
+    assert means[("gan", "0", R.ACCURACY, "all")]["seeds"] == 2
+    with np.load(tiny_run.root / "scores.npz") as scores:
+        assert {"gan/0/0/members", "gan/0/0/nonmembers", "privgan_dp/1/2/other",
+                "seed1/privgan_max/0/1/members"} <= set(scores.files)
+        assert len(scores["gan/0/0/members"]) == counts_of(evaluation, 0, "members")[0]
+
+
+def counts_of(evaluation, owner, group):
+    return evaluation.counts["0"]["attack_pools"][str(owner)][group]
+
+
+def test_the_same_seed_gives_identical_numbers(evaluation, tiny_run):
+    again = evaluate_run(tiny_run, seeds=(0,), config=FAST, write=False)
+    first = [r for r in evaluation.rows if r["seed"] == 0]
+    assert again.rows == first
+
+
+def test_the_cli_prints_the_tables_and_refuses_bad_input(tiny_run, tmp_path):
+    ok = runner.invoke(app, ["evaluate", str(tiny_run.root), "--samples", "60", "--epochs", "1",
+                             "-s", "batch_size=32", "-s", "feature_rows=150", "-s", "feature_epochs=1",
+                             "-s", "blackbox_samples=100", "-s", "blackbox_components=4",
+                             "-s", "attacks=[\"gan\", \"privgan_max\"]", "-s", "members=30",
+                             "-s", "nonmembers=40"])
+    assert ok.exit_code == 0, ok.output
+    assert "privgan_max" in ok.output and "real_own" in ok.output
+    before = (tiny_run.root / "metrics.json").read_bytes()
+    for args, words in [
+        (["--seeds", "0,x"], "--seeds"),
+        (["-s", "members=0"], "members=0"),
+        (["-s", "bogus=1"], "bogus"),
+        (["-s", "attacks=[\"nope\"]"], "nope"),
+    ]:
+        res = runner.invoke(app, ["evaluate", str(tiny_run.root), *args])
+        assert res.exit_code != 0 and words in res.output, (args, res.output)
+    missing = runner.invoke(app, ["evaluate", str(tmp_path / "no_such_run")])
+    assert missing.exit_code != 0 and "no_such_run" in missing.output
+    assert (tiny_run.root / "metrics.json").read_bytes() == before  # failures wrote nothing

@@ -84,6 +84,29 @@ def _train(config) -> None:
         for j in range(run.owners):
             console.print(f"  owner {j} {method}: {run.layout.synthetic(method, j)}  "
                           f"{run.layout.grid(method, j)}")
+    return run
+
+
+def _print_evaluation(ev) -> None:
+    """The utility and privacy tables on stdout, then where the files went (stderr)."""
+    from rich.table import Table
+
+    from privshare.evaluation import summary_tables
+
+    out = Console()  # results go to stdout; wide enough off a terminal that no cell is cut
+    if not out.is_terminal:
+        out = Console(width=200)
+    for t in summary_tables(ev.summary()):
+        table = Table(*t.headers, title=t.title, caption=t.note or None)
+        for row in t.rows:
+            table.add_row(*row)
+        out.print(table)
+    c = ev.config
+    console.print(f"seeds {list(ev.seeds)}; {c.samples} synthetic rows, {c.epochs} epochs, "
+                  f"pools of {c.members} members / {c.nonmembers} non-members per class "
+                  f"(capped by the partition); {ev.elapsed_s:.0f} s")
+    console.print(f"[green]written[/] {ev.files['metrics_json']}, {ev.files['metrics_csv'].name}, "
+                  f"{ev.files['scores'].name}")
 
 
 @app.command("fetch-data")
@@ -122,12 +145,37 @@ def run(
     set_: SetOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Run folder name.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="Parent folder of runs.")] = None,
+    evaluate_: Annotated[bool, typer.Option(
+        "--evaluate/--no-evaluate", help="Measure utility and privacy after training.")] = True,
+    eval_set: Annotated[Optional[list[str]], typer.Option(
+        "--eval-set", help="Override an evaluation setting: key=value (repeatable).")] = None,
 ) -> None:
-    """The main job: MNIST, two owners (2% and 20%), privGAN + local GANs, synthetic data and grids."""
+    """The main job: train privGAN + local GANs (MNIST, owners at 2% and 20%), then evaluate and report.
+
+    Writes the run folder (models, synthetic data, grids), metrics.json /
+    metrics.csv / scores.npz and report/report.html. The evaluation settings
+    follow the preset (privshare/evaluation/presets/<preset>.toml).
+    """
+    from privshare.evaluation import EvaluationError
+
     try:
-        _train(_config(preset, None, set_, name, out_dir))
-    except _user_errors() as err:
+        config = _config(preset, None, set_, name, out_dir)
+        if evaluate_:
+            from privshare.evaluation import load_eval_config
+
+            eval_config = load_eval_config(preset=preset, overrides=eval_set or [])
+        run_ = _train(config)
+        if not evaluate_:
+            return
+        from privshare.experiments.evaluate import evaluate_run
+        from privshare.reports import build_report
+
+        ev = evaluate_run(run_, seeds=(0,), config=eval_config)
+        _print_evaluation(ev)
+        report = build_report(run_.root)
+    except (*_user_errors(), EvaluationError) as err:
         _fail(err)
+    console.print(f"[green]report[/] {report.html}")
 
 
 @app.command()
@@ -174,6 +222,8 @@ def evaluate(
     samples: Annotated[Optional[int], typer.Option(
         help="Generated rows per synthetic training set (paper: 3000).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Classifier epochs (paper: 25).")] = None,
+    preset: Annotated[Optional[str], typer.Option(
+        help="Evaluation preset quick | paper | tiny (default: the papers' settings).")] = None,
     config_file: Annotated[Optional[Path], typer.Option(
         "--config", help="TOML file of evaluation settings (keys of EvalConfig).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option(
@@ -183,9 +233,7 @@ def evaluate(
 
     Writes metrics.json, metrics.csv and scores.npz into the run folder.
     """
-    from rich.table import Table
-
-    from privshare.evaluation import EvaluationError, load_eval_config, summary_tables
+    from privshare.evaluation import EvaluationError, load_eval_config
     from privshare.experiments.evaluate import evaluate_run
 
     try:
@@ -194,21 +242,8 @@ def evaluate(
         except ValueError as err:
             raise EvaluationError(f"--seeds {seeds!r}: give integers separated by commas, "
                                   "e.g. 0,1,2") from err
-        config = load_eval_config(path=config_file, overrides=set_ or [])
+        config = load_eval_config(preset=preset, path=config_file, overrides=set_ or [])
         ev = evaluate_run(run_dir, seeds=seed_list, samples=samples, epochs=epochs, config=config)
     except (*_user_errors(), EvaluationError) as err:
         _fail(err)
-    out = Console()  # results go to stdout; wide enough off a terminal that no cell is cut
-    if not out.is_terminal:
-        out = Console(width=200)
-    for t in summary_tables(ev.summary()):
-        table = Table(*t.headers, title=t.title, caption=t.note or None)
-        for row in t.rows:
-            table.add_row(*row)
-        out.print(table)
-    c = ev.config
-    console.print(f"seeds {list(ev.seeds)}; {c.samples} synthetic rows, {c.epochs} epochs, "
-                  f"pools of {c.members} members / {c.nonmembers} non-members per class "
-                  f"(capped by the partition); {ev.elapsed_s:.0f} s")
-    console.print(f"[green]written[/] {ev.files['metrics_json']}, {ev.files['metrics_csv'].name}, "
-                  f"{ev.files['scores'].name}")
+    _print_evaluation(ev)

@@ -83,3 +83,23 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, extra, message):
 def test_generate_on_a_missing_folder_fails_cleanly(tmp_path):
     res = runner.invoke(app, ["generate", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "not a privshare run folder" in res.output
+
+
+def test_run_trains_evaluates_and_writes_the_report(tmp_path):
+    fast = ["samples=60", "epochs=1", "batch_size=32", "feature_rows=150", "feature_epochs=1",
+            "members=30", "nonmembers=40", "blackbox_samples=100", "blackbox_components=4"]
+    args = ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name", "r"]
+    for setting in fast:
+        args += ["--eval-set", setting]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    root = tmp_path / "r"
+    doc = json.loads((root / "metrics.json").read_text())
+    assert doc["config"]["samples"] == 60 and doc["config"]["blackbox_space"] == "pca"
+    assert {r["source"] for r in doc["rows"]} >= {"real_own", "privgan", "gan", "privgan_max"}
+    html = (root / "report" / "report.html").read_text()
+    assert "<img" in html and "privgan" in html
+    bad = runner.invoke(app, ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name", "b",
+                              "--eval-set", "members=-1"])
+    assert bad.exit_code != 0 and "members=-1" in bad.output
+    assert not (tmp_path / "b").exists()  # a bad evaluation setting is refused before training

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,22 @@ def eval_config_to_dict(config: EvalConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
+EVAL_PRESETS = ("quick", "paper", "tiny")  # one per run preset, same names
+
+
+def _preset_data(name: str) -> dict[str, Any]:
+    if name not in EVAL_PRESETS:
+        raise ConfigError(f"unknown evaluation preset {name!r}; choose one of {', '.join(EVAL_PRESETS)}")
+    text = resources.files("privshare.evaluation").joinpath(f"presets/{name}.toml").read_text()
+    return tomllib.loads(text)
+
+
 def load_eval_config(
-    *, path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+    *, preset: str | None = None, path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
 ) -> EvalConfig:
-    """Defaults, then a TOML file of top-level keys, then ``key=value`` overrides."""
-    data: dict[str, Any] = {}
+    """Defaults, then a preset, then a TOML file of top-level keys, then ``key=value`` overrides."""
+    data: dict[str, Any] = _preset_data(preset) if preset is not None else {}
     if path is not None:
         path = Path(path)
         if not path.is_file():

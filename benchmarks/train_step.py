@@ -1,0 +1,213 @@
+"""Speed and memory of the privGAN training step, against this machine's matmul peak.
+
+    python -m benchmarks.train_step                       # CPU, paper networks, batch 256
+    python -m benchmarks.train_step --device cuda --steps 50
+    python -m benchmarks.train_step --whole-run           # also time `privshare run --preset quick`
+
+Every case runs in its own process (so its peak resident memory is its own)
+on random rows of MNIST's shape. For each case it prints seconds per step,
+images per second (generated images: owners x classes x batch per step),
+the step's necessary matrix FLOPs (counted from the layer widths, see
+:func:`step_flops`), the achieved GFLOP/s and its fraction of the matmul peak
+of the same precision measured at the start of this run, and peak memory.
+Cases: fp32 and bf16, 1 and 10 classes batched in one ensemble, and the
+looped oracle (10 one-class trainers stepped one after the other, the
+per-class loop the batched ensemble replaces). Results go to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from privshare.config import load_config
+from privshare.training import PrivGANTrainer, RealRows, resolve_device
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def layer_macs(widths: list[int]) -> tuple[int, int]:
+    """(multiply-adds of a forward pass per sample, those of the first layer)."""
+    pairs = list(zip(widths[:-1], widths[1:]))
+    return sum(a * b for a, b in pairs), pairs[0][0] * pairs[0][1]
+
+
+def step_flops(config, *, classes: int, owners: int) -> float:
+    """Matrix FLOPs one privGAN step cannot avoid, all owners and classes.
+
+    Per owner and sample, in multiply-adds (a linear layer's backward costs
+    one forward for the weight gradient and one for the input gradient; the
+    input gradient of a first layer whose input needs none is skipped):
+    G forward + backward (3 fG - g1); D_i step on real and fake rows
+    (2 x (3 fD - d1)); DP's share on the fakes (3 fP - p1); generator loss
+    through D_i and DP, input gradients only (2 fD + 2 fP). Matrix FLOPs are
+    2 x multiply-adds. Elementwise work (activations, Adam) is not counted.
+    """
+    m, b = config.model, config.train.batch_size
+    dim = 28 * 28
+    f_g, g1 = layer_macs([m.latent_dim, *m.generator_widths, dim])
+    f_d, d1 = layer_macs([dim, *m.discriminator_widths, 1])
+    f_p, p1 = layer_macs([dim, *m.discriminator_widths, owners])
+    per_sample = (3 * f_g - g1) + 2 * (3 * f_d - d1) + (3 * f_p - p1) + 2 * f_d + 2 * f_p
+    return 2.0 * per_sample * b * owners * classes
+
+
+def matmul_peak(dtype: torch.dtype, device: torch.device, *, n: int = 2048, reps: int = 10) -> float:
+    """Best GFLOP/s of an n x n x n matrix product in ``dtype`` on ``device``."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    best = float("inf")
+    for _ in range(reps + 2):
+        _sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _trainer(*, classes: int, precision: str, batch: int, device: torch.device, seed: int):
+    config = load_config(preset="paper", overrides=[
+        f"data.classes={list(range(classes))}", f'train.precision="{precision}"',
+        f"train.batch_size={batch}", f"seed={seed}"])
+    rng = np.random.default_rng(seed)
+    rows = [RealRows.from_arrays([rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+                                  for _ in range(classes)], device=device,
+                                 dtype=torch.float32)
+            for n in (120, 1200)]  # two owners, 2% / 20% of an MNIST digit
+    return config, PrivGANTrainer(config=config, rows=rows, device=device)
+
+
+def run_case(case: dict) -> dict:
+    """Time ``case`` in this process; returns its figures."""
+    device = torch.device(case["device"])
+    looped = case["looped"]
+    trainers = ([_trainer(classes=1, precision=case["precision"], batch=case["batch"],
+                          device=device, seed=c)[1] for c in range(case["classes"])]
+                if looped else
+                [_trainer(classes=case["classes"], precision=case["precision"],
+                          batch=case["batch"], device=device, seed=0)[1]])
+    config = trainers[0].config
+
+    def step() -> None:
+        for t in trainers:
+            t.train_step()
+
+    for _ in range(case["warmup"]):
+        step()
+    _sync(device)
+    times = []
+    for _ in range(case["steps"]):
+        t0 = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    seconds = float(np.median(times))
+    flops = step_flops(config, classes=case["classes"], owners=2)
+    out = dict(case, seconds_per_step=seconds, seconds_min=float(min(times)),
+               images_per_s=2 * case["classes"] * case["batch"] / seconds,
+               gflop_per_step=flops / 1e9, gflop_per_s=flops / seconds / 1e9,
+               peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if device.type == "cuda":
+        out["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+def _in_subprocess(case: dict) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.train_step", "--case", json.dumps(case)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    if res.returncode != 0:
+        raise RuntimeError(f"case {case} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def whole_run(out_dir: Path) -> dict:
+    """Wall time of `privshare run --preset quick --no-evaluate` (training and export)."""
+    cmd = [sys.executable, "-m", "privshare", "run", "--preset", "quick", "--no-evaluate",
+           "--out-dir", str(out_dir), "--name", "bench"]
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{res.stderr[-2000:]}")
+    history = json.loads((out_dir / "bench" / "history.json").read_text())
+    return {"command": " ".join(cmd[2:]), "wall_s": wall,
+            "epochs": {k: len(v) for k, v in history.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--steps", type=int, default=10, help="timed steps per case (median reported)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--classes", type=int, nargs="+", default=[1, 10])
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    p.add_argument("--no-looped", action="store_true", help="skip the looped per-class oracle")
+    p.add_argument("--whole-run", action="store_true", help="also time privshare run --preset quick")
+    p.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/)")
+    p.add_argument("--case", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.case:  # child process: one case, one JSON line
+        print(json.dumps(run_case(json.loads(args.case))))
+        return
+    device = resolve_device(args.device)
+    peaks = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
+    print(f"device {device}, {torch.get_num_threads()} threads; matmul peak "
+          f"fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
+          f"(2048^3, best of 10)", flush=True)
+    cases = [dict(device=str(device), precision=pr, classes=c, looped=False, batch=args.batch,
+                  steps=args.steps, warmup=args.warmup)
+             for pr in args.precisions for c in args.classes]
+    if not args.no_looped:
+        cases += [dict(device=str(device), precision=pr, classes=max(args.classes), looped=True,
+                       batch=args.batch, steps=max(2, args.steps // 2), warmup=1)
+                  for pr in args.precisions]
+    results = []
+    print(f"{'precision':<9} {'classes':>7} {'mode':<8} {'s/step':>8} {'img/s':>9} "
+          f"{'GFLOP':>7} {'GFLOP/s':>8} {'%peak':>6} {'RSS MiB':>8}", flush=True)
+    for case in cases:
+        r = _in_subprocess(case)
+        r["fraction_of_peak"] = r["gflop_per_s"] / peaks[r["precision"]]
+        results.append(r)
+        print(f"{r['precision']:<9} {r['classes']:>7} {'looped' if r['looped'] else 'batched':<8} "
+              f"{r['seconds_per_step']:>8.3f} {r['images_per_s']:>9.0f} {r['gflop_per_step']:>7.1f} "
+              f"{r['gflop_per_s']:>8.1f} {100 * r['fraction_of_peak']:>5.0f}% "
+              f"{r['peak_rss_mib']:>8.0f}", flush=True)
+    doc = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                       "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
+                       "ld_preload": os.environ.get("LD_PRELOAD", ""),
+                       "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
+           "matmul_peak_gflops": peaks, "cases": results}
+    if args.whole_run:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            doc["whole_run"] = whole_run(Path(tmp))
+        print(f"privshare run --preset quick (training + export): {doc['whole_run']['wall_s']:.0f} s",
+              flush=True)
+    out = args.out or RESULTS / f"train_step_{device.type}_{doc['when'][:19].replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()

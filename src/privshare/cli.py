@@ -247,3 +247,8 @@ def evaluate(
     except (*_user_errors(), EvaluationError) as err:
         _fail(err)
     _print_evaluation(ev)
+
+
+from privshare.federated.cli import app as _federated_app  # noqa: E402
+
+app.add_typer(_federated_app, name="federated")

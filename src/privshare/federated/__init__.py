@@ -1,0 +1,37 @@
+"""Federated privGAN on Flower: one node per owner; only DP's updates cross.
+
+- :mod:`.owner` (plain PyTorch): an owner's round, calling the one-process
+  step functions of :mod:`privshare.training.steps`.
+- :mod:`.server`: DP, its Adam, the rounds, timeouts and reply checks.
+- :mod:`.client_app` / :mod:`.server_app`: the Flower apps (translation only).
+- :mod:`.harness`: an in-process Grid that records every message on the wire;
+  :mod:`.audit` checks such a record.
+- :mod:`.deploy`: the Flower app folder and a localhost SuperLink + SuperNodes.
+- :mod:`.cli`: the ``privshare federated`` commands.
+
+Names below are imported on first use, so ``privshare.federated.cli`` (and
+``privshare --help``) stays free of torch and Flower at start-up.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "FederatedSettings": "settings", "FederationError": "settings", "OwnerNodeConfig": "settings",
+    "parse_run_config": "settings", "run_config": "settings",
+    "OwnerRows": "data", "load_owner_rows": "data", "write_owner_files": "data",
+    "ReplyRejected": "records", "RoundOrder": "records",
+    "FederatedResult": "server", "run_server": "server",
+    "Wire": "harness", "run_in_process": "harness",
+    "AuditReport": "audit", "audit_wire": "audit",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

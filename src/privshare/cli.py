@@ -7,6 +7,7 @@ Heavy modules (torch, the trainers) are imported inside the commands, so
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -85,6 +86,29 @@ def _train(config) -> None:
             console.print(f"  owner {j} {method}: {run.layout.synthetic(method, j)}  "
                           f"{run.layout.grid(method, j)}")
     return run
+
+
+class _Stderr:
+    """Whatever sys.stderr is when a line is written (test runners swap it)."""
+
+    def write(self, text: str) -> None:
+        sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _evaluation_progress() -> None:
+    """Show the evaluation's stages (one log line per classifier and attack) on stderr."""
+    for name in ("privshare.evaluation", "privshare.attacks", "privshare.experiments.evaluate"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        if not any(getattr(h, "privshare_progress", False) for h in logger.handlers):
+            handler = logging.StreamHandler(_Stderr())
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+            handler.privshare_progress = True
+            logger.addHandler(handler)
+            logger.propagate = False
 
 
 def _print_evaluation(ev) -> None:
@@ -170,6 +194,7 @@ def run(
         from privshare.experiments.evaluate import evaluate_run
         from privshare.reports import build_report
 
+        _evaluation_progress()
         ev = evaluate_run(run_, seeds=(0,), config=eval_config)
         _print_evaluation(ev)
         report = build_report(run_.root)
@@ -243,6 +268,7 @@ def evaluate(
             raise EvaluationError(f"--seeds {seeds!r}: give integers separated by commas, "
                                   "e.g. 0,1,2") from err
         config = load_eval_config(preset=preset, path=config_file, overrides=set_ or [])
+        _evaluation_progress()
         ev = evaluate_run(run_dir, seeds=seed_list, samples=samples, epochs=epochs, config=config)
     except (*_user_errors(), EvaluationError) as err:
         _fail(err)

@@ -13,8 +13,13 @@ Names below are imported on first use, so ``privshare.federated.cli`` (and
 ``privshare --help``) stays free of torch and Flower at start-up.
 """
 
+import os
 from importlib import import_module
 from typing import Any
+
+# No telemetry and no update checks from Flower in any process that uses this package.
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 
 _EXPORTS = {
     "FederatedSettings": "settings", "FederationError": "settings", "OwnerNodeConfig": "settings",

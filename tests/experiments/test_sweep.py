@@ -157,3 +157,15 @@ def test_a_failing_cell_does_not_stop_the_others_in_worker_processes(tmp_path):
     assert (run_dir / "run.json").is_file() and not list(run_dir.rglob("*.pt"))  # --drop-models
     again = run_sweep(spec, out_dir=tmp_path, retry_failed=False)
     assert again.ran == 0 and again.already_done == 1
+
+
+def test_evaluation_settings_of_a_sweep_are_checked_and_stored():
+    spec = spec_from_dict({"name": "e", "preset": "tiny", "fractions": [0.2, 0.4],
+                           "evaluate": ["samples=60", "epochs=2"]})
+    assert spec.evaluation == ("samples=60", "epochs=2")
+    assert spec.to_dict()["evaluate"] == ["samples=60", "epochs=2"]
+    with pytest.raises(ConfigError, match="bogus"):
+        spec_from_dict({"name": "e", "preset": "tiny", "fractions": [0.2], "evaluate": ["bogus=1"]})
+    with pytest.raises(ConfigError, match="members=0"):
+        spec_from_dict({"name": "e", "preset": "tiny", "fractions": [0.2], "evaluate": ["members=0"]})
+    assert load_spec(grid="quick").evaluation  # the CI grid carries its own small evaluation

@@ -137,17 +137,24 @@ def _in_subprocess(case: dict) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def whole_run(out_dir: Path) -> dict:
-    """Wall time of `privshare run --preset quick --no-evaluate` (training and export)."""
+def whole_run(out_dir: Path, *, epochs: int | None = None) -> dict:
+    """Wall time and peak memory of `privshare run --preset quick --no-evaluate` (training, export).
+
+    ``epochs`` shortens both trainings (peak memory does not depend on it).
+    """
     cmd = [sys.executable, "-m", "privshare", "run", "--preset", "quick", "--no-evaluate",
            "--out-dir", str(out_dir), "--name", "bench"]
+    if epochs is not None:
+        cmd += ["--set", f"train.epochs_privgan={epochs}", "--set", f"train.epochs_gan={epochs}"]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if res.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{res.stderr[-2000:]}")
     history = json.loads((out_dir / "bench" / "history.json").read_text())
-    return {"command": " ".join(cmd[2:]), "wall_s": wall,
+    # the largest resident set of any waited-for child: run this before any other child
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"command": " ".join(cmd[2:]), "wall_s": wall, "peak_rss_mib": peak,
             "epochs": {k: len(v) for k, v in history.items()}}
 
 
@@ -160,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--classes", type=int, nargs="+", default=[1, 10])
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     p.add_argument("--no-looped", action="store_true", help="skip the looped per-class oracle")
+    p.add_argument("--only-whole-run", action="store_true", help="time the whole run, no step cases")
+    p.add_argument("--whole-run-epochs", type=int, default=None,
+                   help="shorten the whole run to this many epochs (default: the preset's 60)")
     p.add_argument("--whole-run", action="store_true", help="also time privshare run --preset quick")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/)")
     p.add_argument("--case", help=argparse.SUPPRESS)
@@ -168,10 +178,21 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_case(json.loads(args.case))))
         return
     device = resolve_device(args.device)
+    whole = None
+    args.whole_run = args.whole_run or args.only_whole_run
+    if args.whole_run:  # first, so that its peak memory is the only child's so far
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            whole = whole_run(Path(tmp), epochs=args.whole_run_epochs)
+        print(f"privshare run --preset quick (training + export): {whole['wall_s']:.0f} s, "
+              f"peak RSS {whole['peak_rss_mib']:.0f} MiB", flush=True)
     peaks = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
     print(f"device {device}, {torch.get_num_threads()} threads; matmul peak "
           f"fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
           f"(2048^3, best of 10)", flush=True)
+    if args.only_whole_run:
+        args.precisions, args.no_looped = [], True
     cases = [dict(device=str(device), precision=pr, classes=c, looped=False, batch=args.batch,
                   steps=args.steps, warmup=args.warmup)
              for pr in args.precisions for c in args.classes]
@@ -196,13 +217,8 @@ def main(argv: list[str] | None = None) -> None:
                        "ld_preload": os.environ.get("LD_PRELOAD", ""),
                        "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
            "matmul_peak_gflops": peaks, "cases": results}
-    if args.whole_run:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            doc["whole_run"] = whole_run(Path(tmp))
-        print(f"privshare run --preset quick (training + export): {doc['whole_run']['wall_s']:.0f} s",
-              flush=True)
+    if whole is not None:
+        doc["whole_run"] = whole
     out = args.out or RESULTS / f"train_step_{device.type}_{doc['when'][:19].replace(':', '')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))

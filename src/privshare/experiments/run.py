@@ -29,8 +29,9 @@ from privshare.artifacts import (
     save_npz_atomic,
 )
 from privshare.config import RunConfig, config_to_dict, save_config
-from privshare.data import Dataset, Partition, load_dataset, make_partition, save_partition
-from privshare.seeding import STAGE_EXPORT, STAGE_PARTITION, derive_seed
+from privshare.data import Dataset, Partition, save_partition
+from privshare.data.prepare import prepare_data
+from privshare.seeding import STAGE_EXPORT, derive_seed
 from privshare.training import (
     GANTrainer,
     PrivGANTrainer,
@@ -54,23 +55,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def prepare_data(config: RunConfig) -> tuple[Dataset, Partition]:
-    """Load the dataset and draw the owners' partition.
-
-    The dataset's own train/test split (where a loader makes one) uses a fixed
-    seed, so runs with different seeds are evaluated on the same test rows;
-    the partition is drawn from the run's seed.
-    """
-    dataset = load_dataset(config.data, seed=0)
-    partition = make_partition(
-        labels=dataset.y_train,
-        fractions=config.data.fractions,
-        seed=derive_seed(config.seed, STAGE_PARTITION, 1),
-        classes=dataset.classes,
-        min_rows_per_owner=config.data.min_rows_per_owner,
-        min_nonmembers=config.data.min_nonmembers,
-    )
-    return dataset, partition
 
 
 def owner_rows(

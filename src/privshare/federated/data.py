@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from privshare.config import RunConfig
-from privshare.seeding import STAGE_PARTITION, derive_seed
 from privshare.training import RealRows
 
 log = logging.getLogger(__name__)
@@ -40,17 +39,9 @@ def owner_partition(config: RunConfig):
 
     Returns ``(x_train, y_train, Partition)``.
     """
-    from privshare.data import load_dataset, make_partition  # scikit-learn: not on the owner's path
+    from privshare.data.prepare import prepare_data  # scikit-learn: not on the owner's path
 
-    dataset = load_dataset(config.data, seed=0)
-    partition = make_partition(
-        labels=dataset.y_train,
-        fractions=config.data.fractions,
-        seed=derive_seed(config.seed, STAGE_PARTITION, 1),
-        classes=dataset.classes,
-        min_rows_per_owner=config.data.min_rows_per_owner,
-        min_nonmembers=config.data.min_nonmembers,
-    )
+    dataset, partition = prepare_data(config)
     return dataset.x_train, dataset.y_train, partition
 
 

@@ -1,0 +1,28 @@
+"""A run's dataset and its owners' partition, drawn the same way by every path (one process, federated)."""
+
+from __future__ import annotations
+
+from privshare.config import RunConfig
+from privshare.data.dataset import Dataset
+from privshare.data.loaders import load_dataset
+from privshare.data.partition import Partition, make_partition
+from privshare.seeding import STAGE_PARTITION, derive_seed
+
+
+def prepare_data(config: RunConfig) -> tuple[Dataset, Partition]:
+    """Load the dataset and draw the owners' partition.
+
+    The dataset's own train/test split (where a loader makes one) uses a fixed
+    seed, so runs with different seeds are evaluated on the same test rows;
+    the partition is drawn from the run's seed.
+    """
+    dataset = load_dataset(config.data, seed=0)
+    partition = make_partition(
+        labels=dataset.y_train,
+        fractions=config.data.fractions,
+        seed=derive_seed(config.seed, STAGE_PARTITION, 1),
+        classes=dataset.classes,
+        min_rows_per_owner=config.data.min_rows_per_owner,
+        min_nonmembers=config.data.min_nonmembers,
+    )
+    return dataset, partition

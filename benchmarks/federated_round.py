@@ -43,7 +43,8 @@ from privshare.federated import records as rec
 from privshare.federated.harness import TO_OWNER, TO_SERVER, Wire, run_in_process, simulation_owners
 from privshare.training import PrivGANTrainer, master_dtype
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks.results import write_result
+
 CPU = torch.device("cpu")
 
 
@@ -184,9 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, help="JSON file to write")
     args = p.parse_args(argv)
     doc = run(args.preset or ["tiny"], steps=args.steps, ks=args.k or [1, 4], deploy=args.deploy)
-    out = args.out or RESULTS / f"federated_round_{doc['when'][:19].replace(':', '')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1))
+    out = write_result(doc, stem="federated_round", out=args.out)
     print(f"\nwritten {out}")
 
 

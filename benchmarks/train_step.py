@@ -34,7 +34,8 @@ import torch
 from privshare.config import load_config
 from privshare.training import PrivGANTrainer, RealRows, resolve_device
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks.results import write_result
+
 
 
 def layer_macs(widths: list[int]) -> tuple[int, int]:
@@ -219,9 +220,7 @@ def main(argv: list[str] | None = None) -> None:
            "matmul_peak_gflops": peaks, "cases": results}
     if whole is not None:
         doc["whole_run"] = whole
-    out = args.out or RESULTS / f"train_step_{device.type}_{doc['when'][:19].replace(':', '')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1))
+    out = write_result(doc, stem=f"train_step_{device.type}", out=args.out)
     print(f"written {out}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -14,14 +15,17 @@ from pathlib import Path
 import pytest
 
 from privshare.config import ConfigError
+from privshare.evaluation import EvalConfig
 from privshare.experiments.grids import load_spec, spec_from_dict
 from privshare.experiments.store import ResultStore
 from privshare.experiments.sweep import SweepError, _lock, plan_cells, run_sweep
+from tests.evaluation.helpers import FAST
 
 EVALUATOR = os.environ.get("PRIVSHARE_TEST_EVALUATOR", "privshare.experiments.evaluate:evaluate_run")
 REPO = Path(__file__).resolve().parents[2]
-FAST_EVAL = ["samples=60", "epochs=2", "batch_size=32", "feature_rows=150", "feature_epochs=1",
-             "members=40", "nonmembers=50", "blackbox_samples=200", "blackbox_components=8"]
+# the evaluation tests' small settings, as the `evaluate = [...]` lines of a sweep file
+FAST_EVAL = [f"{f.name}={getattr(FAST, f.name)}" for f in dataclasses.fields(FAST)
+             if getattr(FAST, f.name) != getattr(EvalConfig(), f.name)]
 needs_evaluator = pytest.mark.skipif(
     importlib.util.find_spec(EVALUATOR.split(":")[0]) is None,
     reason=f"the evaluation module {EVALUATOR.split(':')[0]} (issue 3) is not there yet")

@@ -3,6 +3,7 @@
     python -m benchmarks.train_step                       # CPU, paper networks, batch 256
     python -m benchmarks.train_step --device cuda --steps 50
     python -m benchmarks.train_step --whole-run           # also time `privshare run --preset quick`
+    python -m benchmarks.train_step --compile             # also the torch.compile'd step
 
 Every case runs in its own process (so its peak resident memory is its own)
 on random rows of MNIST's shape. For each case it prints seconds per step,
@@ -12,7 +13,9 @@ the step's necessary matrix FLOPs (counted from the layer widths, see
 of the same precision measured at the start of this run, and peak memory.
 Cases: fp32 and bf16, 1 and 10 classes batched in one ensemble, and the
 looped oracle (10 one-class trainers stepped one after the other, the
-per-class loop the batched ensemble replaces). Results go to a JSON file.
+per-class loop the batched ensemble replaces), and with ``--compile`` the
+batched cases again with ``train.compile=true`` (its compile time is in the
+warm-up, not in the timed steps). Results go to a JSON file.
 """
 
 from __future__ import annotations
@@ -83,10 +86,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _trainer(*, classes: int, precision: str, batch: int, device: torch.device, seed: int):
+def _trainer(*, classes: int, precision: str, batch: int, device: torch.device, seed: int,
+             compile: bool = False):
     config = load_config(preset="paper", overrides=[
         f"data.classes={list(range(classes))}", f'train.precision="{precision}"',
-        f"train.batch_size={batch}", f"seed={seed}"])
+        f"train.batch_size={batch}", f"seed={seed}", f"train.compile={str(compile).lower()}"])
     rng = np.random.default_rng(seed)
     rows = [RealRows.from_arrays([rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
                                   for _ in range(classes)], device=device,
@@ -103,7 +107,8 @@ def run_case(case: dict) -> dict:
                           device=device, seed=c)[1] for c in range(case["classes"])]
                 if looped else
                 [_trainer(classes=case["classes"], precision=case["precision"],
-                          batch=case["batch"], device=device, seed=0)[1]])
+                          batch=case["batch"], device=device, seed=0,
+                          compile=case.get("compiled", False))[1]])
     config = trainers[0].config
 
     def step() -> None:
@@ -168,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--classes", type=int, nargs="+", default=[1, 10])
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     p.add_argument("--no-looped", action="store_true", help="skip the looped per-class oracle")
+    p.add_argument("--compile", action="store_true",
+                   help="also time batched cases with train.compile=true (torch.compile)")
     p.add_argument("--only-whole-run", action="store_true", help="time the whole run, no step cases")
     p.add_argument("--whole-run-epochs", type=int, default=None,
                    help="shorten the whole run to this many epochs (default: the preset's 60)")
@@ -197,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     cases = [dict(device=str(device), precision=pr, classes=c, looped=False, batch=args.batch,
                   steps=args.steps, warmup=args.warmup)
              for pr in args.precisions for c in args.classes]
+    if args.compile:
+        cases += [dict(c, compiled=True) for c in list(cases)]
     if not args.no_looped:
         cases += [dict(device=str(device), precision=pr, classes=max(args.classes), looped=True,
                        batch=args.batch, steps=max(2, args.steps // 2), warmup=1)
@@ -208,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         r = _in_subprocess(case)
         r["fraction_of_peak"] = r["gflop_per_s"] / peaks[r["precision"]]
         results.append(r)
-        print(f"{r['precision']:<9} {r['classes']:>7} {'looped' if r['looped'] else 'batched':<8} "
+        mode = "looped" if r["looped"] else "compiled" if r.get("compiled") else "batched"
+        print(f"{r['precision']:<9} {r['classes']:>7} {mode:<8} "
               f"{r['seconds_per_step']:>8.3f} {r['images_per_s']:>9.0f} {r['gflop_per_step']:>7.1f} "
               f"{r['gflop_per_s']:>8.1f} {100 * r['fraction_of_peak']:>5.0f}% "
               f"{r['peak_rss_mib']:>8.0f}", flush=True)

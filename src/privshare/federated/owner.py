@@ -37,6 +37,7 @@ from privshare.training import (
     CheckpointError,
     OwnerState,
     autocast,
+    compile_network,
     load_checkpoint,
     master_dtype,
     resolve_device,
@@ -88,6 +89,11 @@ class OwnerSession:
         self.central = build_central_discriminator(
             config.model, models=n_classes, data_dim=data_dim, owners=owners
         ).to(device=self.device, dtype=dtype)  # weights come from the server every round
+        if config.train.compile:
+            t = config.train
+            self.state.compile(batch=t.batch_size, precision=t.precision)
+            x = torch.zeros((n_classes, t.batch_size, data_dim), device=self.device, dtype=dtype)
+            compile_network(self.central, x, precision=t.precision, label="DP")
         self.pending_z: torch.Tensor | None = None  # (C, B, latent) of the step whose G step is due
         self.done_round = -1
         self.finished = False
@@ -118,20 +124,20 @@ class OwnerSession:
         self.central.zero_grad(set_to_none=True)
         t, c = self.config.train, self.rows.x.shape[0]
         g_losses, d_losses, shares = [], [], []
-        with autocast(self.device, t.precision):
-            for k in range(order.steps):
-                if self.pending_z is not None:
-                    g_losses.append(self._generator_step())
-                z = self.state.noise(t.batch_size)  # (C, B, latent), owner's own stream
-                fake, d_loss = discriminator_step(
-                    self.state, self.rows, batch=t.batch_size, smoothing=t.smoothing_privgan,
-                    z=z, keep_graph=False,
-                )
-                d_losses.append(d_loss)
-                if order.first_step + k >= order.dp_from_step:
-                    shares.append(central_gradient_share(
-                        self.central, fake, owner=self.node.owner, owners=self.owners))
-                self.pending_z = z
+        for k in range(order.steps):
+            if self.pending_z is not None:
+                g_losses.append(self._generator_step())
+            z = self.state.noise(t.batch_size)  # (C, B, latent), owner's own stream
+            fake, d_loss = discriminator_step(
+                self.state, self.rows, batch=t.batch_size, smoothing=t.smoothing_privgan,
+                z=z, keep_graph=False, precision=t.precision,
+            )
+            d_losses.append(d_loss)
+            if order.first_step + k >= order.dp_from_step:
+                shares.append(central_gradient_share(
+                    self.central, fake, owner=self.node.owner, owners=self.owners,
+                    precision=t.precision))
+            self.pending_z = z
         grads = {
             name: (p.grad / len(shares)) if p.grad is not None else torch.zeros_like(p)
             for name, p in self.central.named_parameters()
@@ -153,8 +159,7 @@ class OwnerSession:
         self.central.load_state_dict(dp_weights)
         metrics = {"round": float(order.round)}
         if self.pending_z is not None:
-            with autocast(self.device, self.config.train.precision):
-                metrics["g"] = float(self._generator_step()) / self.rows.x.shape[0]
+            metrics["g"] = float(self._generator_step()) / self.rows.x.shape[0]
         self._export()
         self._commit(order.round, {"metrics": metrics}, finished=True)
         return metrics
@@ -162,11 +167,13 @@ class OwnerSession:
     # -- internals -------------------------------------------------------------------------
 
     def _generator_step(self) -> torch.Tensor:
-        fake = self.state.generator(self.pending_z)  # same G_j, same z: the pending fake
+        precision = self.config.train.precision
+        with autocast(self.device, precision):
+            fake = self.state.generator(self.pending_z)  # same G_j, same z: the pending fake
         self.pending_z = None
         return privgan_generator_step(
             self.state, fake, network=self.central, owners=self.owners,
-            privacy_weight=self.config.train.privacy_weight,
+            privacy_weight=self.config.train.privacy_weight, precision=precision,
         )
 
     def _cached(self, round_index: int, *, finish: bool) -> dict[str, Any] | None:

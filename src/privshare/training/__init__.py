@@ -4,7 +4,13 @@ from privshare.training.checkpoint import CheckpointError, load_checkpoint, save
 from privshare.training.gan import GANTrainer
 from privshare.training.loop import fit, resume
 from privshare.training.privgan import PrivGANTrainer
-from privshare.training.runtime import autocast, master_dtype, resolve_device, steps_per_epoch
+from privshare.training.runtime import (
+    autocast,
+    compile_network,
+    master_dtype,
+    resolve_device,
+    steps_per_epoch,
+)
 from privshare.training.state import CentralState, OwnerState, RealRows
 
 __all__ = [
@@ -15,6 +21,7 @@ __all__ = [
     "PrivGANTrainer",
     "RealRows",
     "autocast",
+    "compile_network",
     "fit",
     "load_checkpoint",
     "master_dtype",

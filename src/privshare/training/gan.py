@@ -10,7 +10,7 @@ import torch
 
 from privshare.config import RunConfig
 from privshare.seeding import INIT, STAGE_GAN, STREAM, derive_seed
-from privshare.training.runtime import autocast, master_dtype, steps_per_epoch
+from privshare.training.runtime import master_dtype, steps_per_epoch
 from privshare.training.state import OwnerState, RealRows
 from privshare.training.steps import discriminator_step, gan_generator_step
 
@@ -38,6 +38,8 @@ class GANTrainer:
             device=device,
             dtype=master_dtype(config.train.precision),
         )
+        if config.train.compile:
+            self.owner.compile(batch=config.train.batch_size, precision=config.train.precision)
         self.owners = [self.owner]
         self.epoch = 0
         self.history: list[dict[str, float]] = []
@@ -52,12 +54,11 @@ class GANTrainer:
 
     def train_step(self) -> dict[str, torch.Tensor]:
         t = self.config.train
-        with autocast(self.device, t.precision):
-            _, d_loss = discriminator_step(
-                self.owner, self.rows, batch=t.batch_size, smoothing=t.smoothing_gan,
-                keep_graph=False,
-            )
-            g_loss = gan_generator_step(self.owner, batch=t.batch_size)
+        _, d_loss = discriminator_step(
+            self.owner, self.rows, batch=t.batch_size, smoothing=t.smoothing_gan,
+            keep_graph=False, precision=t.precision,
+        )
+        g_loss = gan_generator_step(self.owner, batch=t.batch_size, precision=t.precision)
         classes = self.rows.x.shape[0]
         return {"d": d_loss / classes, "g": g_loss / classes}  # per-class means
 

@@ -14,7 +14,7 @@ import torch
 
 from privshare.config import RunConfig
 from privshare.seeding import CENTRAL, INIT, STAGE_PRIVGAN, STREAM, derive_seed
-from privshare.training.runtime import autocast, master_dtype, steps_per_epoch
+from privshare.training.runtime import compile_network, master_dtype, steps_per_epoch
 from privshare.training.state import CentralState, OwnerState, RealRows
 from privshare.training.steps import (
     central_gradient_share,
@@ -73,11 +73,22 @@ class PrivGANTrainer:
             device=device,
             dtype=self.dtype,
         )
+        if config.train.compile:
+            self._compile(batch=config.train.batch_size, data_dim=data_dim)
         self.shared_rng = torch.Generator(device=device)
         self.shared_rng.manual_seed(derive_seed(seed, STAGE_PRIVGAN, CENTRAL, STREAM))
         self.epoch = 0
         self.pretrained = config.train.dp_pretrain_epochs == 0
         self.history: list[dict[str, float]] = []
+
+    def _compile(self, *, batch: int, data_dim: int) -> None:
+        """``train.compile``: compile every network, each falling back to eager on failure."""
+        precision = self.config.train.precision
+        for owner in self.owners:
+            owner.compile(batch=batch, precision=precision)
+        dp = self.central.network
+        x = torch.zeros((dp.models, batch, data_dim), device=self.device, dtype=self.dtype)
+        compile_network(dp, x, precision=precision, label="DP")
 
     def steps_per_epoch(self) -> int:
         counts = [int(n) for r in self.rows for n in r.counts.tolist()]
@@ -90,10 +101,11 @@ class PrivGANTrainer:
             return
         t = self.config.train
         steps = t.dp_pretrain_epochs * self.steps_per_epoch()
-        with autocast(self.device, t.precision):
-            for _ in range(steps):
-                batches = [r.sample(t.batch_size, o.rng) for r, o in zip(self.rows, self.owners)]
-                central_pretrain_step(self.central.network, self.central.optimizer, batches)
+        for _ in range(steps):
+            batches = [r.sample(t.batch_size, o.rng) for r, o in zip(self.rows, self.owners)]
+            central_pretrain_step(
+                self.central.network, self.central.optimizer, batches, precision=t.precision
+            )
         self.pretrained = True
 
     def train_step(self) -> dict[str, torch.Tensor]:
@@ -107,30 +119,34 @@ class PrivGANTrainer:
         if t.noise == "shared":
             z_shared = self.owners[0].noise(t.batch_size, rng=self.shared_rng)
         losses: dict[str, torch.Tensor] = {}
-        with autocast(self.device, t.precision):
-            fakes = []
-            for owner, rows in zip(self.owners, self.rows):
-                fake, d_loss = discriminator_step(
-                    owner, rows, batch=t.batch_size, smoothing=t.smoothing_privgan, z=z_shared
+        fakes = []
+        for owner, rows in zip(self.owners, self.rows):
+            fake, d_loss = discriminator_step(
+                owner, rows, batch=t.batch_size, smoothing=t.smoothing_privgan, z=z_shared,
+                precision=t.precision,
+            )
+            fakes.append(fake)
+            losses[f"d_{owner.index}"] = d_loss
+        if self.epoch >= t.dp_delay:
+            self.central.optimizer.zero_grad(set_to_none=True)
+            share = [
+                central_gradient_share(
+                    self.central.network, f, owner=j, owners=n, precision=t.precision
                 )
-                fakes.append(fake)
-                losses[f"d_{owner.index}"] = d_loss
-            if self.epoch >= t.dp_delay:
-                self.central.optimizer.zero_grad(set_to_none=True)
-                share = [
-                    central_gradient_share(self.central.network, f, owner=j, owners=n)
-                    for j, f in enumerate(fakes)
-                ]
-                self.central.optimizer.step()
-                losses["dp"] = torch.stack(share).sum()
-            for owner, fake in zip(self.owners, fakes):
-                losses[f"g_{owner.index}"] = privgan_generator_step(
-                    owner,
-                    fake,
-                    network=self.central.network,
-                    owners=n,
-                    privacy_weight=t.privacy_weight,
-                )
+                for j, f in enumerate(fakes)
+            ]
+            self.central.optimizer.step()
+            self.central.optimizer.zero_grad(set_to_none=True)
+            losses["dp"] = torch.stack(share).sum()
+        for owner, fake in zip(self.owners, fakes):
+            losses[f"g_{owner.index}"] = privgan_generator_step(
+                owner,
+                fake,
+                network=self.central.network,
+                owners=n,
+                privacy_weight=t.privacy_weight,
+                precision=t.precision,
+            )
         classes = self.rows[0].x.shape[0]
         return {k: v / classes for k, v in losses.items()}  # per-class mean, for the history
 

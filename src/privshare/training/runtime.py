@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 
 import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.float32, "fp64": torch.float64}
 
@@ -29,7 +33,12 @@ def master_dtype(precision: str) -> torch.dtype:
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast for ``precision == "bf16"``, else a no-op context."""
+    """bf16 autocast for ``precision == "bf16"``, else a no-op context.
+
+    Wrap forward passes only, and never an optimiser step: inside one context
+    each weight's bf16 copy is cached, so a forward after an in-place update
+    in the same context would still see the old weights.
+    """
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -55,3 +64,36 @@ def steps_per_epoch(rule: str, *, counts: list[int], batch: int) -> int:
     if rule not in ("largest", "smallest"):
         raise ValueError(f"steps_per_epoch rule {rule!r}: use largest, smallest or an integer")
     return max(1, math.ceil(size / batch))
+
+
+def compile_network(
+    module: nn.Module, example: torch.Tensor, *, precision: str, label: str = ""
+) -> bool:
+    """Compile ``module``'s forward with ``torch.compile``; keep it eager if that fails.
+
+    The compiled forward replaces ``module.forward`` on the instance only, so
+    parameters, ``state_dict`` keys and checkpoints are unchanged. A probe (one
+    forward and backward on ``example``, gradients discarded, weights
+    untouched) builds both graphs now, so a compiler failure (no C++
+    toolchain, an unsupported op) surfaces here, is logged, and the module
+    trains eagerly instead of failing mid-run.
+
+    Returns
+    -------
+    bool
+        Whether the compiled forward is in use.
+    """
+    module.forward = torch.compile(module.forward)
+    try:
+        with autocast(example.device, precision):
+            out = module(example)
+        out.float().sum().backward()
+    except Exception as err:  # noqa: BLE001 - any compiler failure means: run eagerly
+        del module.forward  # back to the class's eager forward
+        log.warning("torch.compile failed for %s (%s: %s); it trains eagerly",
+                    label or type(module).__name__, type(err).__name__, str(err)[:300])
+        return False
+    finally:
+        for param in module.parameters():
+            param.grad = None
+    return True

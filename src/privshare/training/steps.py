@@ -7,6 +7,13 @@ back-propagated into G_i's parameters only (``backward(inputs=...)``), so no
 discriminator weight gradient is computed in the generator step. As z and
 G_i are unchanged in between, this equals the reference step minus its two
 extra generator forward passes.
+
+Precision: every function takes ``precision`` and opens its own bf16 autocast
+around its forward passes only, then leaves it before ``backward`` and the
+optimiser step. Autocast caches the bf16 copy of each weight until its
+context exits, so one context spanning an optimiser step would keep feeding
+the next forward the weights from BEFORE the step (measured: a context around
+a whole privGAN step made G_i's loss use the stale D_i and DP).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from privshare.training.losses import (
     owner_cross_entropy,
     random_other_owner,
 )
+from privshare.training.runtime import autocast
 from privshare.training.state import OwnerState, RealRows
 
 
@@ -32,6 +40,7 @@ def discriminator_step(
     smoothing: float,
     z: torch.Tensor | None = None,
     keep_graph: bool = True,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw z and a real batch, take one D_i step on [real, G_i(z)].
 
@@ -43,19 +52,27 @@ def discriminator_step(
         D_i's loss before its update.
     """
     z = owner.noise(batch) if z is None else z
-    with torch.set_grad_enabled(keep_graph):
-        fake = owner.generator(z)  # (C, B, D)
-    real = rows.sample(batch, owner.rng)  # (C, B, D)
-    d = owner.discriminator
-    loss = discriminator_loss(d(real), d(fake.detach()), smoothing=smoothing)
+    with autocast(owner.device, precision):
+        with torch.set_grad_enabled(keep_graph):
+            fake = owner.generator(z)  # (C, B, D)
+        real = rows.sample(batch, owner.rng)  # (C, B, D)
+        # one D_i pass over [real, fake]: one matmul per layer instead of two
+        logits = owner.discriminator(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
+        loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing)
     owner.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     owner.opt_d.step()
+    owner.opt_d.zero_grad(set_to_none=True)  # free the gradients: memory holds one network's
     return fake, loss.detach()
 
 
 def central_gradient_share(
-    network: CentralDiscriminator, fake: torch.Tensor, *, owner: int, owners: int
+    network: CentralDiscriminator,
+    fake: torch.Tensor,
+    *,
+    owner: int,
+    owners: int,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """Accumulate into DP's ``.grad`` this owner's share of DP's loss.
 
@@ -63,8 +80,9 @@ def central_gradient_share(
     gradient flows back into G_i. Returns the share (detached).
     """
     batch = fake.shape[1]
-    logits = network(fake.detach())  # (C, B, N)
-    loss = central_loss_share(logits, owner=owner, total_rows=owners * batch)
+    with autocast(fake.device, precision):
+        logits = network(fake.detach())  # (C, B, N)
+        loss = central_loss_share(logits, owner=owner, total_rows=owners * batch)
     loss.backward()
     return loss.detach()
 
@@ -76,6 +94,7 @@ def privgan_generator_step(
     network: CentralDiscriminator,
     owners: int,
     privacy_weight: float,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """One G_i step: BCE(D_i(fake), 1) + lambda * CE(DP(fake), y'), y' != i.
 
@@ -86,22 +105,26 @@ def privgan_generator_step(
     targets = random_other_owner(
         owner=owner.index, owners=owners, shape=(c, b), rng=owner.rng, device=fake.device
     )
-    loss = generator_adversarial_loss(owner.discriminator(fake))
-    if privacy_weight:
-        loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets)
+    with autocast(fake.device, precision):  # a fresh context: D_i and DP as updated
+        loss = generator_adversarial_loss(owner.discriminator(fake))
+        if privacy_weight:
+            loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets)
     owner.opt_g.zero_grad(set_to_none=True)
     loss.backward(inputs=list(owner.generator.parameters()))
     owner.opt_g.step()
+    owner.opt_g.zero_grad(set_to_none=True)
     return loss.detach()
 
 
-def gan_generator_step(owner: OwnerState, *, batch: int) -> torch.Tensor:
+def gan_generator_step(owner: OwnerState, *, batch: int, precision: str = "fp32") -> torch.Tensor:
     """Plain-GAN generator step on FRESH noise with target 1."""
-    fake = owner.generator(owner.noise(batch))
-    loss = generator_adversarial_loss(owner.discriminator(fake))
+    z = owner.noise(batch)
+    with autocast(owner.device, precision):
+        loss = generator_adversarial_loss(owner.discriminator(owner.generator(z)))
     owner.opt_g.zero_grad(set_to_none=True)
     loss.backward(inputs=list(owner.generator.parameters()))
     owner.opt_g.step()
+    owner.opt_g.zero_grad(set_to_none=True)
     return loss.detach()
 
 
@@ -109,6 +132,8 @@ def central_pretrain_step(
     network: CentralDiscriminator,
     optimizer: torch.optim.Optimizer,
     batches: list[torch.Tensor],
+    *,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """One DP step on REAL rows labelled by owner (original privGAN only).
 
@@ -118,6 +143,9 @@ def central_pretrain_step(
     optimizer.zero_grad(set_to_none=True)
     total = torch.zeros((), device=batches[0].device)
     for j, rows in enumerate(batches):
-        total = total + central_gradient_share(network, rows, owner=j, owners=len(batches))
+        total = total + central_gradient_share(
+            network, rows, owner=j, owners=len(batches), precision=precision
+        )
     optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
     return total

@@ -4,6 +4,7 @@
     python -m benchmarks.train_step --device cuda --steps 50
     python -m benchmarks.train_step --whole-run           # also time `privshare run --preset quick`
     python -m benchmarks.train_step --compile             # also the torch.compile'd step
+    python -m benchmarks.train_step --preset quick        # the quick preset's networks and batch
 
 Every case runs in its own process (so its peak resident memory is its own)
 on random rows of MNIST's shape. For each case it prints seconds per step,
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from privshare.config import load_config
-from privshare.training import PrivGANTrainer, RealRows, resolve_device
+from privshare.training import PrivGANTrainer, RealRows, keep_freed_memory, resolve_device
 
 from benchmarks.results import write_result
 
@@ -86,11 +87,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _trainer(*, classes: int, precision: str, batch: int, device: torch.device, seed: int,
-             compile: bool = False):
-    config = load_config(preset="paper", overrides=[
-        f"data.classes={list(range(classes))}", f'train.precision="{precision}"',
-        f"train.batch_size={batch}", f"seed={seed}", f"train.compile={str(compile).lower()}"])
+def _trainer(*, case: dict, classes: int, device: torch.device, seed: int = 0):
+    config = load_config(preset=case["preset"], overrides=[
+        f"data.classes={list(range(classes))}", f'train.precision="{case["precision"]}"',
+        *([f"train.batch_size={case['batch']}"] if case["batch"] else []), f"seed={seed}",
+        f"train.compile={str(case.get('compiled', False)).lower()}"])
     rng = np.random.default_rng(seed)
     rows = [RealRows.from_arrays([rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
                                   for _ in range(classes)], device=device,
@@ -102,14 +103,12 @@ def _trainer(*, classes: int, precision: str, batch: int, device: torch.device, 
 def run_case(case: dict) -> dict:
     """Time ``case`` in this process; returns its figures."""
     device = torch.device(case["device"])
-    looped = case["looped"]
-    trainers = ([_trainer(classes=1, precision=case["precision"], batch=case["batch"],
-                          device=device, seed=c)[1] for c in range(case["classes"])]
-                if looped else
-                [_trainer(classes=case["classes"], precision=case["precision"],
-                          batch=case["batch"], device=device, seed=0,
-                          compile=case.get("compiled", False))[1]])
-    config = trainers[0].config
+    allocator = keep_freed_memory() if case["tune_allocator"] else "system default"
+    if case["layout"] == "looped":  # the oracle: one single-class trainer per class
+        made = [_trainer(case=case, classes=1, device=device, seed=c) for c in range(case["classes"])]
+    else:
+        made = [_trainer(case=case, classes=case["classes"], device=device)]
+    config, trainers = made[0][0], [t for _, t in made]
 
     def step() -> None:
         for t in trainers:
@@ -126,8 +125,9 @@ def run_case(case: dict) -> dict:
         times.append(time.perf_counter() - t0)
     seconds = float(np.median(times))
     flops = step_flops(config, classes=case["classes"], owners=2)
-    out = dict(case, seconds_per_step=seconds, seconds_min=float(min(times)),
-               images_per_s=2 * case["classes"] * case["batch"] / seconds,
+    out = dict(case, batch=config.train.batch_size, allocator=allocator, seconds_per_step=seconds,
+               seconds_min=float(min(times)),
+               images_per_s=2 * case["classes"] * config.train.batch_size / seconds,
                gflop_per_step=flops / 1e9, gflop_per_s=flops / seconds / 1e9,
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if device.type == "cuda":
@@ -167,12 +167,16 @@ def whole_run(out_dir: Path, *, epochs: int | None = None) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--batch", type=int, default=None, help="default: the preset's (paper 256)")
     p.add_argument("--steps", type=int, default=10, help="timed steps per case (median reported)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--classes", type=int, nargs="+", default=[1, 10])
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
-    p.add_argument("--no-looped", action="store_true", help="skip the looped per-class oracle")
+    p.add_argument("--preset", default="paper", help="networks and batch of this preset's size")
+    p.add_argument("--no-looped", action="store_true",
+                   help="skip the looped per-class oracle")
+    p.add_argument("--system-allocator", action="store_true",
+                   help="leave the C allocator as it is (train.tune_allocator=false)")
     p.add_argument("--compile", action="store_true",
                    help="also time batched cases with train.compile=true (torch.compile)")
     p.add_argument("--only-whole-run", action="store_true", help="time the whole run, no step cases")
@@ -201,13 +205,16 @@ def main(argv: list[str] | None = None) -> None:
           f"(2048^3, best of 10)", flush=True)
     if args.only_whole_run:
         args.precisions, args.no_looped = [], True
-    cases = [dict(device=str(device), precision=pr, classes=c, looped=False, batch=args.batch,
+    cases = [dict(device=str(device), precision=pr, classes=c, layout="batched",
+                  preset=args.preset, batch=args.batch, tune_allocator=not args.system_allocator,
                   steps=args.steps, warmup=args.warmup)
              for pr in args.precisions for c in args.classes]
     if args.compile:
         cases += [dict(c, compiled=True) for c in list(cases)]
     if not args.no_looped:
-        cases += [dict(device=str(device), precision=pr, classes=max(args.classes), looped=True,
+        cases += [dict(device=str(device), precision=pr, classes=max(args.classes),
+                       layout="looped", preset=args.preset,
+                       tune_allocator=not args.system_allocator,
                        batch=args.batch, steps=max(2, args.steps // 2), warmup=1)
                   for pr in args.precisions]
     results = []
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         r = _in_subprocess(case)
         r["fraction_of_peak"] = r["gflop_per_s"] / peaks[r["precision"]]
         results.append(r)
-        mode = "looped" if r["looped"] else "compiled" if r.get("compiled") else "batched"
+        mode = r["layout"] + (" compiled" if r.get("compiled") else "")
         print(f"{r['precision']:<9} {r['classes']:>7} {mode:<8} "
               f"{r['seconds_per_step']:>8.3f} {r['images_per_s']:>9.0f} {r['gflop_per_step']:>7.1f} "
               f"{r['gflop_per_s']:>8.1f} {100 * r['fraction_of_peak']:>5.0f}% "
@@ -226,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
            "machine": {"python": platform.python_version(), "torch": torch.__version__,
                        "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
                        "ld_preload": os.environ.get("LD_PRELOAD", ""),
+                       "malloc_conf": os.environ.get("MALLOC_CONF", ""),
                        "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
            "matmul_peak_gflops": peaks, "cases": results}
     if whole is not None:

@@ -38,6 +38,7 @@ from privshare.training import (
     OwnerState,
     autocast,
     compile_network,
+    keep_freed_memory,
     load_checkpoint,
     master_dtype,
     resolve_device,
@@ -89,6 +90,8 @@ class OwnerSession:
         self.central = build_central_discriminator(
             config.model, models=n_classes, data_dim=data_dim, owners=owners
         ).to(device=self.device, dtype=dtype)  # weights come from the server every round
+        if config.train.tune_allocator:
+            keep_freed_memory()
         if config.train.compile:
             t = config.train
             self.state.compile(batch=t.batch_size, precision=t.precision)

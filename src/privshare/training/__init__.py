@@ -7,6 +7,7 @@ from privshare.training.privgan import PrivGANTrainer
 from privshare.training.runtime import (
     autocast,
     compile_network,
+    keep_freed_memory,
     master_dtype,
     resolve_device,
     steps_per_epoch,
@@ -22,6 +23,7 @@ __all__ = [
     "RealRows",
     "autocast",
     "compile_network",
+    "keep_freed_memory",
     "fit",
     "load_checkpoint",
     "master_dtype",

@@ -9,7 +9,9 @@ from typing import Any, Protocol
 
 import torch
 
+from privshare.config import RunConfig
 from privshare.training.checkpoint import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint
+from privshare.training.runtime import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ ProgressFn = Callable[[str, int, int, dict[str, float] | None], None]
 
 class Trainer(Protocol):
     kind: str
+    config: RunConfig
     epoch: int
     history: list[dict[str, float]]
 
@@ -73,6 +76,8 @@ def fit(
     list of dict
         Per-epoch mean of every loss the trainer reports (e.g. ``d_0``, ``dp``).
     """
+    if trainer.config.train.tune_allocator:
+        keep_freed_memory()
     if checkpoint_path is not None:
         resume(trainer, checkpoint_path)
     steps = trainer.steps_per_epoch()

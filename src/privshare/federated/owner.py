@@ -95,8 +95,7 @@ class OwnerSession:
         if config.train.compile:
             t = config.train
             self.state.compile(batch=t.batch_size, precision=t.precision)
-            x = torch.zeros((n_classes, t.batch_size, data_dim), device=self.device, dtype=dtype)
-            compile_network(self.central, x, precision=t.precision, label="DP")
+            compile_network(self.central, batch=t.batch_size, precision=t.precision, label="DP")
         self.pending_z: torch.Tensor | None = None  # (C, B, latent) of the step whose G step is due
         self.done_round = -1
         self.finished = False

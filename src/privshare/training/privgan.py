@@ -73,22 +73,16 @@ class PrivGANTrainer:
             device=device,
             dtype=self.dtype,
         )
-        if config.train.compile:
-            self._compile(batch=config.train.batch_size, data_dim=data_dim)
+        if config.train.compile:  # each network falls back to eager on its own
+            for owner in self.owners:
+                owner.compile(batch=config.train.batch_size, precision=config.train.precision)
+            compile_network(self.central.network, batch=config.train.batch_size,
+                            precision=config.train.precision, label="DP")
         self.shared_rng = torch.Generator(device=device)
         self.shared_rng.manual_seed(derive_seed(seed, STAGE_PRIVGAN, CENTRAL, STREAM))
         self.epoch = 0
         self.pretrained = config.train.dp_pretrain_epochs == 0
         self.history: list[dict[str, float]] = []
-
-    def _compile(self, *, batch: int, data_dim: int) -> None:
-        """``train.compile``: compile every network, each falling back to eager on failure."""
-        precision = self.config.train.precision
-        for owner in self.owners:
-            owner.compile(batch=batch, precision=precision)
-        dp = self.central.network
-        x = torch.zeros((dp.models, batch, data_dim), device=self.device, dtype=self.dtype)
-        compile_network(dp, x, precision=precision, label="DP")
 
     def steps_per_epoch(self) -> int:
         counts = [int(n) for r in self.rows for n in r.counts.tolist()]

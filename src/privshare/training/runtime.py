@@ -72,23 +72,24 @@ def steps_per_epoch(rule: str, *, counts: list[int], batch: int) -> int:
     return max(1, math.ceil(size / batch))
 
 
-def compile_network(
-    module: nn.Module, example: torch.Tensor, *, precision: str, label: str = ""
-) -> bool:
-    """Compile ``module``'s forward with ``torch.compile``; keep it eager if that fails.
+def compile_network(module: nn.Module, *, batch: int, precision: str, label: str = "") -> bool:
+    """Compile an ensemble's forward with ``torch.compile``; keep it eager if that fails.
 
     The compiled forward replaces ``module.forward`` on the instance only, so
     parameters, ``state_dict`` keys and checkpoints are unchanged. A probe (one
-    forward and backward on ``example``, gradients discarded, weights
-    untouched) builds both graphs now, so a compiler failure (no C++
-    toolchain, an unsupported op) surfaces here, is logged, and the module
-    trains eagerly instead of failing mid-run.
+    forward and backward on zeros of shape (models, batch, in), gradients
+    discarded, weights untouched) builds both graphs now, so a compiler
+    failure (no C++ toolchain, an unsupported op) surfaces here, is logged,
+    and the module trains eagerly instead of failing mid-run.
 
     Returns
     -------
     bool
         Whether the compiled forward is in use.
     """
+    weight = next(module.parameters())
+    example = torch.zeros((module.models, batch, module.sizes[0]),
+                          device=weight.device, dtype=weight.dtype)
     module.forward = torch.compile(module.forward)
     try:
         with autocast(example.device, precision):

@@ -132,11 +132,10 @@ class OwnerState:
 
     def compile(self, *, batch: int, precision: str) -> bool:
         """``torch.compile`` G_i and D_i (see :func:`compile_network`); True if both compiled."""
-        g, d = self.generator, self.discriminator
-        z = torch.zeros((g.models, batch, self.latent_dim), device=self.device, dtype=self.dtype)
-        x = torch.zeros((d.models, batch, d.sizes[0]), device=self.device, dtype=self.dtype)
-        ok_g = compile_network(g, z, precision=precision, label=f"G_{self.index}")
-        ok_d = compile_network(d, x, precision=precision, label=f"D_{self.index}")
+        ok_g = compile_network(self.generator, batch=batch, precision=precision,
+                               label=f"G_{self.index}")
+        ok_d = compile_network(self.discriminator, batch=batch, precision=precision,
+                               label=f"D_{self.index}")
         return ok_g and ok_d
 
     def noise(self, batch: int, rng: torch.Generator | None = None) -> torch.Tensor:

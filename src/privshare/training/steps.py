@@ -32,6 +32,18 @@ from privshare.training.runtime import autocast
 from privshare.training.state import OwnerState, RealRows
 
 
+def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, *, inputs=None) -> None:
+    """One optimiser step on ``loss``; gradients are freed after it, so memory holds one network's.
+
+    ``inputs``: the only tensors to receive gradients (a generator's parameters,
+    so the frozen discriminators get none).
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward(inputs=inputs)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def discriminator_step(
     owner: OwnerState,
     rows: RealRows,
@@ -59,10 +71,7 @@ def discriminator_step(
         # one D_i pass over [real, fake]: one matmul per layer instead of two
         logits = owner.discriminator(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
         loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing)
-    owner.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
-    owner.opt_d.step()
-    owner.opt_d.zero_grad(set_to_none=True)  # free the gradients: memory holds one network's
+    _update(owner.opt_d, loss)
     return fake, loss.detach()
 
 
@@ -109,10 +118,7 @@ def privgan_generator_step(
         loss = generator_adversarial_loss(owner.discriminator(fake))
         if privacy_weight:
             loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets)
-    owner.opt_g.zero_grad(set_to_none=True)
-    loss.backward(inputs=list(owner.generator.parameters()))
-    owner.opt_g.step()
-    owner.opt_g.zero_grad(set_to_none=True)
+    _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
     return loss.detach()
 
 
@@ -121,10 +127,7 @@ def gan_generator_step(owner: OwnerState, *, batch: int, precision: str = "fp32"
     z = owner.noise(batch)
     with autocast(owner.device, precision):
         loss = generator_adversarial_loss(owner.discriminator(owner.generator(z)))
-    owner.opt_g.zero_grad(set_to_none=True)
-    loss.backward(inputs=list(owner.generator.parameters()))
-    owner.opt_g.step()
-    owner.opt_g.zero_grad(set_to_none=True)
+    _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
     return loss.detach()
 
 

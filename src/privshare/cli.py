@@ -126,7 +126,9 @@ def _print_evaluation(ev) -> None:
             table.add_row(*row)
         out.print(table)
     c = ev.config
-    console.print(f"seeds {list(ev.seeds)}; {c.samples} synthetic rows, {c.epochs} epochs, "
+    fit = (f"converged protocol ({c.network} CNN, patience {c.patience}, cap {c.max_steps} steps)"
+           if c.protocols[0] == "converged" else f"paper protocol ({c.epochs} epochs)")
+    console.print(f"seeds {list(ev.seeds)}; {c.samples} synthetic rows, {fit}, "
                   f"pools of {c.members} members / {c.nonmembers} non-members per class "
                   f"(capped by the partition); {ev.elapsed_s:.0f} s")
     console.print(f"[green]written[/] {ev.files['metrics_json']}, {ev.files['metrics_csv'].name}, "
@@ -195,7 +197,7 @@ def run(
         from privshare.reports import build_report
 
         _evaluation_progress()
-        ev = evaluate_run(run_, seeds=(0,), config=eval_config)
+        ev = evaluate_run(run_, config=eval_config)
         _print_evaluation(ev)
         report = build_report(run_.root)
     except (*_user_errors(), EvaluationError) as err:
@@ -243,7 +245,8 @@ _register_sweep_commands(app)
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by `privshare run` / `train`.")],
-    seeds: Annotated[str, typer.Option(help="Comma-separated evaluation seeds, e.g. 0,1,2.")] = "0",
+    seeds: Annotated[Optional[str], typer.Option(
+        help="Comma-separated evaluation seeds, e.g. 0,1,2 (default: the settings' seeds, 0,1,2).")] = None,
     samples: Annotated[Optional[int], typer.Option(
         help="Generated rows per synthetic training set (paper: 3000).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Classifier epochs (paper: 25).")] = None,
@@ -263,7 +266,7 @@ def evaluate(
 
     try:
         try:
-            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+            seed_list = None if seeds is None else [int(s) for s in seeds.split(",") if s.strip()]
         except ValueError as err:
             raise EvaluationError(f"--seeds {seeds!r}: give integers separated by commas, "
                                   "e.g. 0,1,2") from err

@@ -11,6 +11,7 @@ from privshare.experiments import run_experiment
 
 # a few seconds per evaluation seed on 2 CPU cores
 FAST = EvalConfig(samples=60, epochs=2, batch_size=32, feature_rows=150, feature_epochs=1,
+                  fit_batch_size=32, patience=2, max_steps=20, seeds=(0,),
                   members=40, nonmembers=50, blackbox_samples=200, blackbox_components=8)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from privshare.cli import app
 from privshare.evaluation import UTILITY_SOURCES, eval_config_to_dict
 from privshare.evaluation import rows as R
-from privshare.evaluation.config import ATTACK_SOURCES
+from privshare.evaluation.config import ATTACK_SOURCES, POOLED_SOURCES
 from privshare.experiments.evaluate import evaluate_run
 from tests.evaluation.helpers import FAST
 
@@ -29,7 +30,7 @@ def test_every_source_and_attack_has_its_numbers_for_every_owner_and_seed(evalua
     have = {(r["source"], r["owner"], r["metric"], r["class"], r["seed"]) for r in rows}
     for seed in (0, 1):
         for source in UTILITY_SOURCES:
-            owners = ["all"] if source.endswith("_pooled") else ["0", "1"]
+            owners = ["all"] if source in POOLED_SOURCES else ["0", "1"]
             for owner in owners:
                 assert (source, owner, R.ACCURACY, "all", seed) in have
                 for c in ("0", "1", "2"):  # per-class accuracy
@@ -68,7 +69,7 @@ def test_counts_and_the_base_rate_follow_the_pools(evaluation, tiny_run):
 
 def test_files_are_written_and_agree(evaluation, tiny_run):
     doc = json.loads((tiny_run.root / "metrics.json").read_text())
-    assert doc["seeds"] == [0, 1] and doc["config"] == eval_config_to_dict(FAST)
+    assert doc["seeds"] == [0, 1] and doc["config"] == eval_config_to_dict(replace(FAST, seeds=(0, 1)))
     assert len(doc["rows"]) == len(evaluation.rows)
     with open(tiny_run.root / "metrics.csv") as fh:
         table = list(csv.DictReader(fh))

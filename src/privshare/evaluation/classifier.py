@@ -1,9 +1,17 @@
-"""The reference CNN of the utility protocol, its training, predictions and features.
+"""The utility protocol's CNNs, their training, predictions and features.
 
-Architecture of the privGAN code's MNIST classifier: Conv32(3x3, relu) ->
-Conv64(3x3, relu) -> MaxPool 2 -> Dropout 0.25 -> Dense 128 relu ->
-Dropout 0.5 -> Dense(classes). Images smaller than 6x6 are zero-padded so the
-two unpadded convolutions and the pool still fit (8x8 digits need no padding).
+Two networks:
+
+- :class:`ReferenceCNN`, the privGAN code's MNIST classifier: Conv32(3x3,
+  relu) -> Conv64(3x3, relu) -> MaxPool 2 -> Dropout 0.25 -> Dense 128 relu ->
+  Dropout 0.5 -> Dense(classes). Images smaller than 6x6 are zero-padded so
+  the two unpadded convolutions and the pool still fit.
+- :class:`SmallCNN`, the converged protocol's default: Conv16(3x3, pad 1,
+  relu) -> MaxPool 2 -> Conv32(3x3, pad 1, relu) -> MaxPool 2 -> Dropout
+  0.25 -> Dense 128 relu -> Dropout 0.5 -> Dense(classes). About 20 times
+  fewer multiply-adds than the reference CNN (1.2 M against 23 M per 28x28
+  image), so it can be trained to convergence on every source in minutes.
+
 Training is seeded and leaves torch's global random state untouched.
 """
 
@@ -47,6 +55,31 @@ class ReferenceCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class SmallCNN(nn.Module):
+    """``forward``: uint8-scaled images (B, 1, H, W) in [0, 1] -> logits (B, classes)."""
+
+    def __init__(self, *, image_shape: tuple[int, int], classes: int) -> None:
+        super().__init__()
+        h, w = image_shape
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, H/2, W/2)
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, H/4, W/4)
+            nn.Dropout(0.25), nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), 128), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(128, classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations (after Dense 128 + ReLU): (B, 128)."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+NETWORKS = {"small": SmallCNN, "reference": ReferenceCNN}
+MIN_SIDE_SMALL = 4  # SmallCNN's two 2x2 pools need at least 4 pixels a side
 
 
 def _as_input(x: np.ndarray, device: torch.device) -> torch.Tensor:

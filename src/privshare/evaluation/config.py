@@ -1,8 +1,16 @@
 """Evaluation settings: one frozen dataclass, plain data, a comment per field.
 
-Defaults follow the papers: the utility classifier is trained on 3000
-generated rows for 25 epochs with batch 256 (Rajotte & Ng 2020, Sec. IV-A);
-attack pools hold 200 members and 800 non-members per class, so random
+Two utility protocols (``protocols``; the first one's accuracy is the
+``accuracy`` metric, any other's is ``accuracy_<protocol>``):
+
+- ``converged`` (default): a small CNN trained on each source until accuracy
+  on a validation split of that source's own rows stops improving (see
+  :mod:`privshare.evaluation.fitting`);
+- ``paper``: the papers' fixed budget, the reference CNN trained for 25
+  epochs over 3000 generated rows with batch 256 (Rajotte & Ng 2020,
+  Sec. IV-A), which stops long before real MNIST rows converge.
+
+Attack pools hold 200 members and 800 non-members per class, so random
 guessing scores 0.2 (ibid., Fig. 7). Every number is a setting.
 """
 
@@ -18,7 +26,11 @@ from typing import Any
 
 from privshare.config import ConfigError, parse_override
 
-UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled")
+UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
+                   "own+gan", "own+privgan", "own+privgan_pooled")
+POOLED_SOURCES = ("real_pooled", "privgan_pooled")  # every owner's rows together (owner "all")
+PROTOCOLS = ("converged", "paper")
+NETWORK_NAMES = ("small", "reference")
 ATTACK_SOURCES = (
     "gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_dp",
     "mc_gan", "mc_privgan", "nn_gan", "nn_privgan",
@@ -33,10 +45,21 @@ class EvaluationError(ValueError):
 class EvalConfig:
     """How a run is measured: utility classifiers, image quality, attacks."""
 
+    seeds: tuple[int, ...] = (0, 1, 2)  # evaluation seeds: each redraws samples, splits, pools, classifiers
     # utility: a classifier trained on one source, tested on the real test split
     utility_sources: tuple[str, ...] = UTILITY_SOURCES  # subset of UTILITY_SOURCES
     samples: int = 3000  # generated training rows per synthetic source (paper: 3000)
     real_rows: int = 0  # cap on a real source's training rows (0 = all the owner's rows)
+    protocols: tuple[str, ...] = ("converged",)  # converged | paper; the first one gives "accuracy"
+    # converged protocol: train until validation accuracy (source's own rows) stops improving
+    network: str = "small"  # small (16/32-channel CNN) | reference (the privGAN code's CNN)
+    fit_lr: float = 2e-3  # Adam learning rate (betas 0.9, 0.999)
+    fit_batch_size: int = 256  # rows per step
+    val_fraction: float = 0.1  # share of each class of a source held out for validation, in (0, 0.5]
+    patience: int = 5  # validation checks without improvement before stopping
+    check_every: int = 0  # steps between validation checks (0 = one pass over the training rows)
+    max_steps: int = 2000  # cap on optimizer steps per classifier
+    # paper protocol: fixed budget, the reference CNN
     epochs: int = 25  # classifier epochs over `samples` rows (paper: 25)
     equal_steps: bool = True  # all sources train epochs * ceil(samples / batch) steps (false: own rows)
     batch_size: int = 256  # classifier batch (paper: 256)
@@ -70,12 +93,21 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     """Range checks a type hint cannot express; returns ``c``."""
     bad = sorted(set(c.utility_sources) - set(UTILITY_SOURCES))
     _check(not bad, f"utility_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
+    _check(bool(c.protocols) and not set(c.protocols) - set(PROTOCOLS)
+           and len(set(c.protocols)) == len(c.protocols),
+           f"protocols={list(c.protocols)}: one or more distinct of {list(PROTOCOLS)}")
+    _check(bool(c.seeds) and min(c.seeds) >= 0 and len(set(c.seeds)) == len(c.seeds),
+           f"seeds={list(c.seeds)}: give one or more distinct seeds >= 0, e.g. [0, 1, 2]")
+    _check(c.network in NETWORK_NAMES, f"network={c.network!r}: choose {' or '.join(NETWORK_NAMES)}")
+    _check(0 < c.val_fraction <= 0.5, f"val_fraction={c.val_fraction} must be in (0, 0.5], e.g. 0.1")
+    _check(c.fit_lr > 0, f"fit_lr={c.fit_lr} must be > 0, e.g. 2e-3")
     bad = sorted(set(c.attacks) - set(ATTACK_SOURCES))
     _check(not bad, f"attacks: unknown {bad}; choose from {list(ATTACK_SOURCES)}")
-    for name in ("samples", "epochs", "batch_size", "feature_epochs", "neighbours", "members",
+    for name in ("samples", "epochs", "batch_size", "fit_batch_size", "patience", "max_steps",
+                 "feature_epochs", "neighbours", "members",
                  "nonmembers", "bins", "blackbox_samples", "blackbox_components"):
         _check(getattr(c, name) >= 1, f"{name}={getattr(c, name)} must be >= 1")
-    for name in ("real_rows", "feature_rows", "threads"):
+    for name in ("real_rows", "feature_rows", "threads", "check_every"):
         _check(getattr(c, name) >= 0, f"{name}={getattr(c, name)} must be >= 0 (0 = no limit)")
     _check(c.optimizer in ("adam", "adadelta"), f"optimizer={c.optimizer!r}: adam or adadelta")
     _check(c.lr > 0, f"lr={c.lr} must be > 0")

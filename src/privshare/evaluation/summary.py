@@ -26,26 +26,52 @@ class Table:
         return "\n".join(lines) + (f"\n\n{self.note}" if self.note else "")
 
 
+def interval(values: list[float], *, level: float = 0.95) -> tuple[float | None, float | None]:
+    """Student-t interval of the mean of ``values`` (seeds); (None, None) for fewer than 2."""
+    if len(values) < 2:
+        return None, None
+    from scipy.stats import t
+
+    mean, half = statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
+    q = float(t.ppf(0.5 + level / 2, len(values) - 1))
+    return mean - q * half, mean + q * half
+
+
 def summarise_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Group long rows over seeds: mean, sd (0 for one seed), seeds, n (of the first seed)."""
+    """Group long rows over seeds: mean, sd (0 for one seed), 95 % t-interval of the mean
+    (``lo``/``hi``, None for one seed), seeds, n (of the first seed)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["source"], r["owner"], r["metric"], r["class"]), []).append(r)
     out = []
     for (source, owner, metric, cls), rs in groups.items():
         values = [r["value"] for r in rs]
+        lo, hi = interval(values)
         out.append({"source": source, "owner": owner, "metric": metric, "class": cls,
                     "mean": statistics.fmean(values),
                     "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                    "lo": lo, "hi": hi,
                     "seeds": len(values), "n": rs[0]["n"]})
     return out
 
 
 def _fmt(entry: dict | None, digits: int = 3, sd: bool = True) -> str:
+    """``mean [lo, hi]`` (95 % interval over seeds), or ``mean (1 seed)``; ``sd=False``: the mean."""
     if entry is None or not math.isfinite(entry["mean"]):
         return "-"
     text = f"{entry['mean']:.{digits}f}"
-    return text + (f"±{entry['sd']:.{digits}f}" if sd and entry["seeds"] > 1 else "")
+    if not sd:
+        return text
+    if entry["seeds"] > 1 and entry.get("lo") is not None:
+        return text + f" [{entry['lo']:.{digits}f}, {entry['hi']:.{digits}f}]"
+    return text + " (1 seed)"
+
+
+def _steps(steps: dict | None, best: dict | None, capped: dict | None) -> str:
+    if steps is None:
+        return "-"
+    flag = "+" if capped is not None and capped["mean"] > 0 else ""
+    return f"{steps['mean']:.0f} ({best['mean']:.0f}){flag}"
 
 
 def summary_tables(summary: list[dict[str, Any]], *, wide: bool = False) -> list[Table]:
@@ -57,13 +83,22 @@ def summary_tables(summary: list[dict[str, Any]], *, wide: bool = False) -> list
     at = {(s["source"], s["owner"], s["metric"]): s for s in summary if s["class"] == R.ALL}
     pairs = list(dict.fromkeys((s, o) for s, o, _ in at))
     util = [(s, o) for s, o in pairs if (s, o, R.ACCURACY) in at]
+    others = sorted({m for _, _, m in at if m.startswith(R.ACCURACY + "_")})
     utility = Table(
         "Utility: classifier trained on the source, tested on the real test split",
-        ("source", "owner", "train rows", "accuracy", "Frechet", "precision", "recall"),
+        ("source", "owner", "train rows", "accuracy [95% CI]",
+         *(f"{m.replace('_', ' (', 1)} protocol)" for m in others), "steps (best)",
+         "Frechet", "precision", "recall"),
         [(s, o, str(at[(s, o, R.FRECHET)]["n"]) if (s, o, R.FRECHET) in at else "-",
-          _fmt(at.get((s, o, R.ACCURACY))), _fmt(at.get((s, o, R.FRECHET)), 4),
+          _fmt(at.get((s, o, R.ACCURACY))), *(_fmt(at.get((s, o, m))) for m in others),
+          _steps(at.get((s, o, R.FIT_STEPS)), at.get((s, o, R.FIT_BEST_STEP)),
+                 at.get((s, o, R.FIT_CAPPED))),
+          _fmt(at.get((s, o, R.FRECHET)), 4, sd=False),
           _fmt(at.get((s, o, R.PRECISION)), 2, sd=False), _fmt(at.get((s, o, R.RECALL)), 2, sd=False))
-         for s, o in util])
+         for s, o in util],
+        "accuracy: mean over evaluation seeds with a 95 % Student-t interval of the mean; "
+        "steps: mean optimizer steps of the converged protocol (mean step of the kept weights); "
+        "+ marks sources where the step cap stopped a classifier that was still improving.")
     attacks = sorted(((s, o) for s, o in pairs if (s, o, R.ATTACK_ACCURACY) in at),
                      key=lambda pair: pair[1])  # by owner; sources keep their order
     tpr = [m for _, _, m in at if m.startswith("tpr_at_fpr_") and m.endswith("pct")]

@@ -1,20 +1,27 @@
 """Utility: what an owner gains, measured by training on a source and testing on real rows.
 
-For each owner j the sources are (Rajotte & Ng 2020, Sec. IV-A):
+For each owner j the sources are (the first five after Rajotte & Ng 2020,
+Sec. IV-A; the last three are the choices an owner really has):
 
 - ``real_own``: j's own real rows (what j has alone);
 - ``real_pooled``: every owner's real rows together (ideal, not shareable);
 - ``gan``: samples of j's local GAN;
 - ``privgan``: samples of j's privGAN generator G_j;
-- ``privgan_pooled``: samples of every G_i, an equal share from each.
+- ``privgan_pooled``: samples of every G_i, an equal share from each;
+- ``own+gan``, ``own+privgan``, ``own+privgan_pooled``: j's own real rows
+  plus the same synthetic rows as ``gan`` / ``privgan`` / ``privgan_pooled``.
 
-A synthetic source has ``samples`` rows, spread evenly over the classes. Each
-source trains a fresh :class:`~privshare.evaluation.classifier.ReferenceCNN`
-whose accuracy on the real test split is reported overall and per class.
-The same rows are compared with the test rows on the features of a CNN
-trained on real train rows (Frechet distance, precision, recall). That
-feature CNN is seeded by the evaluation seed alone, so runs of one dataset
-share it and their distances are comparable.
+A synthetic part has ``samples`` rows, spread evenly over the classes; within
+one evaluation seed a synthetic or real part is the same draw in every
+source that uses it, so sources differ only in what they combine. Each
+source trains a fresh classifier per protocol (``converged``: a small CNN
+until validation accuracy on the source's own rows stops improving, see
+:mod:`privshare.evaluation.fitting`; ``paper``: the reference CNN for a fixed
+number of steps) whose accuracy on the real test split is reported overall
+and per class. The synthetic rows are compared with the test rows on the
+features of a CNN trained on real train rows (Frechet distance, precision,
+recall). That feature CNN is seeded by the evaluation seed alone, so runs of
+one dataset share it and their distances are comparable.
 """
 
 from __future__ import annotations
@@ -28,12 +35,24 @@ from privshare.artifacts import Run
 from privshare.data import Dataset, Partition
 from privshare.evaluation import rows as R
 from privshare.evaluation.classifier import embed, predict, resolve_device, train_classifier
-from privshare.evaluation.config import UTILITY_SOURCES, EvalConfig
+from privshare.evaluation.config import POOLED_SOURCES as POOLED
+from privshare.evaluation.config import UTILITY_SOURCES, EvalConfig, EvaluationError
+from privshare.evaluation.fitting import SourceError, check_source, fit_converged
 from privshare.evaluation.quality import frechet_distance, precision_recall
 from privshare.seeding import CENTRAL
 
 log = logging.getLogger(__name__)
 METHOD = {"gan": "gan", "privgan": "privgan", "privgan_pooled": "privgan"}
+OWN = "own+"  # prefix of the sources that add synthetic rows to the owner's own real rows
+
+
+def parts(source: str) -> tuple[str | None, str | None]:
+    """(real part, synthetic part) of a source name, e.g. ``own+gan`` -> (real_own, gan)."""
+    if source.startswith("real"):
+        return source, None
+    if source.startswith(OWN):
+        return "real_own", source.removeprefix(OWN)
+    return None, source
 
 
 @dataclass
@@ -51,6 +70,16 @@ def _subset(n: int, cap: int, *, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
 
 
+def _wanted(run: Run, config: EvalConfig) -> list[str]:
+    """The configured sources this run can feed (a source needs its generator's method)."""
+    out = []
+    for s in UTILITY_SOURCES:
+        synthetic = parts(s)[1]
+        if s in config.utility_sources and (synthetic is None or METHOD[synthetic] in run.methods):
+            out.append(s)
+    return out
+
+
 def training_sets(
     run: Run, *, dataset: Dataset, partition: Partition, config: EvalConfig, seed: int
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
@@ -59,38 +88,59 @@ def training_sets(
     Sources whose generator the run lacks are left out.
     """
     root, c, n_owners = run.config.seed, len(run.classes), run.owners
-    wanted = [s for s in UTILITY_SOURCES if s in config.utility_sources
-              and (s not in METHOD or METHOD[s] in run.methods)]
-    out = {}
-    for source in wanted:
-        k = UTILITY_SOURCES.index(source)
-        owners = [R.ALL] if source.endswith("_pooled") else [str(j) for j in range(n_owners)]
-        for owner in owners:
-            key = CENTRAL if owner == R.ALL else int(owner)
-            if source.startswith("real"):
-                rows = (np.concatenate(partition.owner_indices) if owner == R.ALL
-                        else partition.owner_indices[int(owner)])
-                rows = np.sort(rows)[_subset(len(rows), config.real_rows,
-                                             seed=R.stream_seed(root, seed, R.SAMPLES, k, key))]
-                out[(source, owner)] = dataset.x_train[rows], dataset.y_train[rows]
-                continue
+    cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def part(name: str, owner: str) -> tuple[np.ndarray, np.ndarray]:
+        if (name, owner) in cache:
+            return cache[(name, owner)]
+        k, key = UTILITY_SOURCES.index(name), CENTRAL if owner == R.ALL else int(owner)
+        if name.startswith("real"):
+            rows = (np.concatenate(partition.owner_indices) if owner == R.ALL
+                    else partition.owner_indices[int(owner)])
+            rows = np.sort(rows)[_subset(len(rows), config.real_rows,
+                                         seed=R.stream_seed(root, seed, R.SAMPLES, k, key))]
+            out = dataset.x_train[rows], dataset.y_train[rows]
+        else:
             gens = range(n_owners) if owner == R.ALL else [int(owner)]
             per = max(1, config.samples // (c * len(gens)))
-            parts = [run.generate(METHOD[source], j, n_per_class=per,
-                                  seed=R.stream_seed(root, seed, R.SAMPLES, k, key, j)) for j in gens]
-            out[(source, owner)] = (np.concatenate([p[0] for p in parts]),
-                                    np.concatenate([p[1] for p in parts]))
-    return out
+            made = [run.generate(METHOD[name], j, n_per_class=per,
+                                 seed=R.stream_seed(root, seed, R.SAMPLES, k, key, j)) for j in gens]
+            out = (np.concatenate([p[0] for p in made]), np.concatenate([p[1] for p in made]))
+        cache[(name, owner)] = out
+        return out
+
+    sets = {}
+    for source in _wanted(run, config):
+        for owner in [R.ALL] if source in POOLED else [str(j) for j in range(n_owners)]:
+            real, synthetic = parts(source)
+            pieces = ([part(real, owner)] if real else []) + (
+                [part(synthetic, R.ALL if synthetic in POOLED else owner)] if synthetic else [])
+            sets[(source, owner)] = (np.concatenate([p[0] for p in pieces]),
+                                     np.concatenate([p[1] for p in pieces]))
+    return sets
+
+
+def check_training_sets(sets: dict, *, run: Run, config: EvalConfig) -> None:
+    """Refuse, before any classifier trains, a source the converged protocol cannot fit."""
+    if "converged" not in config.protocols:
+        return
+    for (source, owner), (_, y) in sets.items():
+        try:
+            check_source(run.class_index(y), name=f"{source} (owner {owner})",
+                         val_fraction=config.val_fraction)
+        except SourceError as err:
+            raise EvaluationError(f"{err}; drop it from utility_sources or train more classes")\
+                from err
 
 
 def _accuracy_rows(pred: np.ndarray, truth: np.ndarray, *, classes: tuple[int, ...], source: str,
-                   owner: str, seed: int) -> list[dict]:
-    rows = [R.metric_row(source=source, owner=owner, seed=seed, metric=R.ACCURACY, cls=R.ALL,
+                   owner: str, seed: int, metric: str = R.ACCURACY) -> list[dict]:
+    rows = [R.metric_row(source=source, owner=owner, seed=seed, metric=metric, cls=R.ALL,
                          value=float((pred == truth).mean()), n=len(truth))]
     for k, c in enumerate(classes):
         here = truth == k
         if here.any():
-            rows.append(R.metric_row(source=source, owner=owner, seed=seed, metric=R.ACCURACY,
+            rows.append(R.metric_row(source=source, owner=owner, seed=seed, metric=metric,
                                      cls=c, value=float((pred[here] == k).mean()), n=int(here.sum())))
     return rows
 
@@ -121,29 +171,56 @@ def _quality_rows(real: np.ndarray, fake: np.ndarray, *, config: EvalConfig, sou
             R.metric_row(**row, metric=R.RECALL, value=recall, n=n)]
 
 
+def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, run: Run, config: EvalConfig,
+         steps: int | None, seed: int, device, name: str):
+    """One classifier on one source; returns (model, extra rows' values)."""
+    classes = len(run.classes)
+    if protocol == "paper":
+        model = train_classifier(
+            x, y, classes=classes, epochs=config.epochs, steps=steps,
+            batch_size=config.batch_size, optimizer=config.optimizer, lr=config.lr, seed=seed,
+            device=device)
+        return model, {}
+    model, rep = fit_converged(
+        x, y, classes=classes, network=config.network, lr=config.fit_lr,
+        batch_size=config.fit_batch_size, val_fraction=config.val_fraction,
+        patience=config.patience, check_every=config.check_every, max_steps=config.max_steps,
+        seed=seed, device=device, name=name)
+    log.info("  converged protocol: best step %d of %d, validation accuracy %.3f%s",
+             rep.best_step, rep.steps, rep.best_val_accuracy, " (step cap reached)" * rep.capped)
+    return model, {R.FIT_STEPS: (rep.steps, rep.train_rows), R.FIT_BEST_STEP: (rep.best_step, None),
+                   R.FIT_VAL_ACCURACY: (rep.best_val_accuracy, rep.val_rows),
+                   R.FIT_CAPPED: (float(rep.capped), None)}
+
+
 def utility_evaluation(
     run: Run, *, dataset: Dataset, partition: Partition, config: EvalConfig, seed: int
 ) -> UtilityResult:
-    """Accuracy (overall and per class) and image quality of every source, one seed."""
+    """Accuracy (overall and per class, per protocol) and image quality of every source, one seed."""
     device = resolve_device(config.device)
     root = run.config.seed
+    sets = training_sets(run, dataset=dataset, partition=partition, config=config, seed=seed)
+    check_training_sets(sets, run=run, config=config)
     test = np.isin(dataset.y_test, run.classes)
     x_test, y_test = dataset.x_test[test], run.class_index(dataset.y_test[test])
     features = _feature_network(run, dataset=dataset, config=config, seed=seed, device=device)
     steps = config.epochs * -(-config.samples // config.batch_size) if config.equal_steps else None
     real_features = embed(features, x_test)
     out = UtilityResult()
-    sets = training_sets(run, dataset=dataset, partition=partition, config=config, seed=seed)
     for (source, owner), (x, y) in sets.items():
         k, key = UTILITY_SOURCES.index(source), CENTRAL if owner == R.ALL else int(owner)
-        log.info("utility: %s owner %s, %d rows (seed %d)", source, owner, len(x), seed)
         out.sizes[f"{source}/{owner}"] = len(x)
-        model = train_classifier(
-            x, run.class_index(y), classes=len(run.classes), epochs=config.epochs, steps=steps,
-            batch_size=config.batch_size, optimizer=config.optimizer, lr=config.lr,
-            seed=R.stream_seed(root, seed, R.UTILITY, k, key), device=device)
-        out.rows += _accuracy_rows(predict(model, x_test), y_test, classes=run.classes,
-                                   source=source, owner=owner, seed=seed)
+        for p, protocol in enumerate(config.protocols):
+            log.info("utility: %s owner %s, %d rows, %s protocol (seed %d)", source, owner, len(x),
+                     protocol, seed)
+            model, extra = _fit(x, run.class_index(y), protocol=protocol, run=run, config=config,
+                                steps=steps, device=device, name=f"{source} (owner {owner})",
+                                seed=R.stream_seed(root, seed, R.UTILITY, k, key, p))
+            metric = R.ACCURACY if p == 0 else f"{R.ACCURACY}_{protocol}"
+            out.rows += _accuracy_rows(predict(model, x_test), y_test, classes=run.classes,
+                                       source=source, owner=owner, seed=seed, metric=metric)
+            out.rows += [R.metric_row(source=source, owner=owner, seed=seed, metric=m, cls=R.ALL,
+                                      value=v, n=n) for m, (v, n) in extra.items()]
         out.rows += _quality_rows(real_features, embed(features, x), config=config, source=source,
                                   owner=owner, seed=seed,
                                   sample_seed=R.stream_seed(root, seed, R.FEATURES, k, key))

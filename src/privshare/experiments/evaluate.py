@@ -105,7 +105,7 @@ def _data(run: Run):
 def evaluate_run(
     run_or_path: Run | str | Path,
     *,
-    seeds: Iterable[int] = (0,),
+    seeds: Iterable[int] | None = None,
     samples: int | None = None,
     epochs: int | None = None,
     config: EvalConfig | None = None,
@@ -113,16 +113,17 @@ def evaluate_run(
 ) -> Evaluation:
     """Utility, image quality and attacks of a run, repeated over ``seeds``.
 
-    ``samples`` / ``epochs`` override those fields of ``config`` (default
-    :class:`EvalConfig`). Each seed redraws the synthetic training sets,
+    ``seeds`` defaults to ``config.seeds``; ``samples`` / ``epochs`` override
+    those fields of ``config`` (default :class:`EvalConfig`). Each seed redraws the synthetic training sets,
     retrains the classifiers and redraws the attack pools. ``write`` puts
     metrics.json, metrics.csv and scores.npz in the run folder.
     """
     run = run_or_path if isinstance(run_or_path, Run) else load_run(run_or_path)
-    seeds = tuple(int(s) for s in seeds)
+    config = _settings(config, samples, epochs)
+    seeds = config.seeds if seeds is None else tuple(int(s) for s in seeds)
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise EvaluationError(f"seeds={list(seeds)}: give one or more distinct seeds >= 0")
-    config = _settings(config, samples, epochs)
+    config = replace(config, seeds=seeds)
     if not run.methods:
         raise EvaluationError(f"{run.root} has no trained models; train it first (privshare train)")
     start = time.perf_counter()

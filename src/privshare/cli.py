@@ -125,6 +125,11 @@ def _print_evaluation(ev) -> None:
         for row in t.rows:
             table.add_row(*row)
         out.print(table)
+    from privshare.reports.answer import owner_answers
+    from privshare.reports.results import normalise_row
+
+    for answer in owner_answers([normalise_row(r) for r in ev.rows]):
+        out.print(answer.sentence())
     c = ev.config
     fit = (f"converged protocol ({c.network} CNN, patience {c.patience}, cap {c.max_steps} steps)"
            if c.protocols[0] == "converged" else f"paper protocol ({c.epochs} epochs)")

@@ -54,7 +54,7 @@ def test_overrides_are_typed():
         ("data.fractions=[0.5]", "at least 2 owners"),
         ("train.methods=['vae']", "choose from"),
         ("train.steps_per_epoch=often", "largest"),
-        ("train.precision=fp8", "fp32, bf16 or fp64"),
+        ("train.precision=fp8", "choose fp32, bf16, auto"),
         ("train.batch_size=0", "train.batch_size=0 must be >= 1"),
         ("noequals", "section.key=value"),
     ],

@@ -67,3 +67,17 @@ def test_adam_is_fused_on_cpu_and_stays_fused_after_loading_an_unfused_state():
     t2.owners[0].load_state_dict({**t.owners[0].state_dict(), "opt_g": saved})
     assert all(g["fused"] for g in t2.owners[0].opt_g.param_groups)
     t2.train_step()  # and the fused kernel accepts the loaded state
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it_in_hardware(monkeypatch):
+    from privshare.training import runtime
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    assert runtime.resolve_precision(cpu, "auto") == "fp32"
+    assert not isinstance(runtime.autocast(cpu, "auto"), torch.autocast)
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert runtime.resolve_precision(cpu, "auto") == "bf16"
+    assert isinstance(runtime.autocast(cpu, "auto"), torch.autocast)
+    assert runtime.resolve_precision(cpu, "fp32") == "fp32"  # explicit choices are kept
+    assert runtime.master_dtype("auto") == torch.float32

@@ -186,8 +186,9 @@ def validate(config: RunConfig) -> None:
     )
     _check(t.noise in ("per_owner", "shared"), f"train.noise={t.noise!r}: per_owner or shared")
     _check(
-        t.precision in ("fp32", "bf16", "fp64"),
-        f"train.precision={t.precision!r}: choose fp32, bf16 or fp64",
+        t.precision in ("fp32", "bf16", "auto", "fp64"),
+        f"train.precision={t.precision!r}: choose fp32, bf16, auto (bf16 where the hardware "
+        "has it, else fp32) or fp64",
     )
     spe = t.steps_per_epoch
     _check(

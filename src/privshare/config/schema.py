@@ -63,7 +63,7 @@ class TrainConfig:
     checkpoint_every: int = 10  # epochs between checkpoints (0 = only at the end)
     keep_checkpoints: bool = False  # keep checkpoints/ after a method finishes (they are large)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "fp32"  # fp32 | bf16 (autocast, fp32 master weights) | fp64
+    precision: str = "fp32"  # fp32 | bf16 (autocast, fp32 master weights) | auto (bf16 if native) | fp64
     tune_allocator: bool = True  # glibc keeps freed memory for reuse (faster CPU steps; RSS stays at its peak)
     compile: bool = False  # torch.compile each network's forward (slower on our CPU; eager if it fails)
 

@@ -97,10 +97,11 @@ def train_classifier(
     steps: int | None = None,
     optimizer: str = "adam",
     lr: float = 2e-4,
+    network: str = "reference",
     seed: int,
     device: torch.device | str = "cpu",
-) -> ReferenceCNN:
-    """Train a :class:`ReferenceCNN` on uint8 images ``x`` (n, H, W), class positions ``y`` (n,).
+) -> nn.Module:
+    """Train a CNN (``network``: reference | small) on uint8 images ``x`` (n, H, W), labels ``y`` (n,).
 
     Trains ``epochs`` passes over the rows, or exactly ``steps`` optimizer
     steps when given (passes reshuffled as needed). ``optimizer``: ``adam``
@@ -117,7 +118,7 @@ def train_classifier(
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        model = ReferenceCNN(image_shape=tuple(x.shape[1:]), classes=classes).to(device)
+        model = NETWORKS[network](image_shape=tuple(x.shape[1:]), classes=classes).to(device)
         if optimizer == "adam":
             opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
         elif optimizer == "adadelta":
@@ -141,7 +142,7 @@ def train_classifier(
 
 
 @torch.no_grad()
-def predict(model: ReferenceCNN, x: np.ndarray) -> np.ndarray:
+def predict(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """Class positions (n,) of uint8 images (n, H, W)."""
     device = next(model.parameters()).device
     model.eval()
@@ -151,7 +152,7 @@ def predict(model: ReferenceCNN, x: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def embed(model: ReferenceCNN, x: np.ndarray) -> np.ndarray:
+def embed(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """Penultimate features (n, 128), float64, of uint8 images (n, H, W)."""
     device = next(model.parameters()).device
     model.eval()

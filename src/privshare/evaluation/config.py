@@ -57,18 +57,20 @@ class EvalConfig:
     fit_batch_size: int = 256  # rows per step
     val_fraction: float = 0.1  # share of each class of a source held out for validation, in (0, 0.5]
     patience: int = 5  # validation checks without improvement before stopping
-    check_every: int = 0  # steps between validation checks (0 = one pass over the training rows)
+    check_every: int = 0  # steps between validation checks (0 = one pass over the rows, >= 20 steps)
     max_steps: int = 2000  # cap on optimizer steps per classifier
     # paper protocol: fixed budget, the reference CNN
+    paper_sources: tuple[str, ...] = UTILITY_SOURCES  # sources it is run on, when not the first protocol
     epochs: int = 25  # classifier epochs over `samples` rows (paper: 25)
     equal_steps: bool = True  # all sources train epochs * ceil(samples / batch) steps (false: own rows)
     batch_size: int = 256  # classifier batch (paper: 256)
     optimizer: str = "adam"  # adam (paper: lr 2e-4, beta1 0.5) | adadelta (privGAN code: lr 1.0)
     lr: float = 2e-4  # classifier learning rate
-    # image quality on the penultimate features of a classifier trained on real train rows
+    # image quality on the penultimate features of a classifier (`network`) trained on real train rows
     feature_rows: int = 10000  # real train rows the feature classifier learns from (0 = all)
     feature_epochs: int = 5  # its epochs
     neighbours: int = 3  # k of the k-NN manifolds of precision / recall (Kynkaanniemi 2019)
+    quality_rows: int = 3000  # rows of each side precision / recall compare (0 = all; equal n across sources)
     # membership attacks
     attacks: tuple[str, ...] = ATTACK_SOURCES  # subset of ATTACK_SOURCES
     members: int = 200  # members per owner and class in an attack pool (paper: 200)
@@ -101,13 +103,15 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     _check(c.network in NETWORK_NAMES, f"network={c.network!r}: choose {' or '.join(NETWORK_NAMES)}")
     _check(0 < c.val_fraction <= 0.5, f"val_fraction={c.val_fraction} must be in (0, 0.5], e.g. 0.1")
     _check(c.fit_lr > 0, f"fit_lr={c.fit_lr} must be > 0, e.g. 2e-3")
+    bad = sorted(set(c.paper_sources) - set(UTILITY_SOURCES))
+    _check(not bad, f"paper_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
     bad = sorted(set(c.attacks) - set(ATTACK_SOURCES))
     _check(not bad, f"attacks: unknown {bad}; choose from {list(ATTACK_SOURCES)}")
     for name in ("samples", "epochs", "batch_size", "fit_batch_size", "patience", "max_steps",
                  "feature_epochs", "neighbours", "members",
                  "nonmembers", "bins", "blackbox_samples", "blackbox_components"):
         _check(getattr(c, name) >= 1, f"{name}={getattr(c, name)} must be >= 1")
-    for name in ("real_rows", "feature_rows", "threads", "check_every"):
+    for name in ("real_rows", "feature_rows", "threads", "check_every", "quality_rows"):
         _check(getattr(c, name) >= 0, f"{name}={getattr(c, name)} must be >= 0 (0 = no limit)")
     _check(c.optimizer in ("adam", "adadelta"), f"optimizer={c.optimizer!r}: adam or adadelta")
     _check(c.lr > 0, f"lr={c.lr} must be > 0")

@@ -21,6 +21,8 @@ from torch import nn
 
 from privshare.evaluation.classifier import NETWORKS, _as_input, predict
 
+MIN_CHECK_STEPS = 20  # fewest optimizer steps between two validation checks (check_every = 0)
+
 
 @dataclass(frozen=True)
 class FitReport:
@@ -103,7 +105,7 @@ def fit_converged(
         targets = torch.from_numpy(y[train].astype(np.int64)).to(device)
         x_val, y_val = x[val], y[val]
         per_epoch = -(-len(train) // batch_size)
-        every = check_every or per_epoch
+        every = check_every or max(per_epoch, MIN_CHECK_STEPS)
         best_acc, best_step, best_state, bad, step = -1.0, 0, None, 0, 0
         model.train()
         while step < max_steps and bad < patience:

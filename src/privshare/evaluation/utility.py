@@ -146,19 +146,24 @@ def _accuracy_rows(pred: np.ndarray, truth: np.ndarray, *, classes: tuple[int, .
 
 
 def _feature_network(run: Run, *, dataset: Dataset, config: EvalConfig, seed: int, device):
-    """Reference CNN trained on real train rows; seeded by the evaluation seed only."""
+    """The converged protocol's CNN trained on real train rows; seeded by the evaluation seed only."""
     keep = np.flatnonzero(np.isin(dataset.y_train, run.classes))
     keep = keep[_subset(len(keep), config.feature_rows, seed=R.stream_seed(0, seed, R.FEATURES))]
     return train_classifier(
         dataset.x_train[keep], run.class_index(dataset.y_train[keep]), classes=len(run.classes),
-        epochs=config.feature_epochs, batch_size=config.batch_size, optimizer=config.optimizer,
-        lr=config.lr, seed=R.stream_seed(0, seed, R.FEATURES, 1), device=device)
+        epochs=config.feature_epochs, batch_size=config.fit_batch_size, optimizer="adam",
+        lr=config.fit_lr, network=config.network, seed=R.stream_seed(0, seed, R.FEATURES, 1),
+        device=device)
 
 
 def _quality_rows(real: np.ndarray, fake: np.ndarray, *, config: EvalConfig, source: str,
                   owner: str, seed: int, sample_seed: int) -> list[dict]:
-    """Frechet distance on all rows; precision / recall on equal-size samples."""
-    n = min(len(real), len(fake))
+    """Frechet distance on all rows; precision / recall on equal-size samples.
+
+    Precision and recall compare k-NN radii, which shrink as a set grows, so
+    every source is measured on the same number of rows (``quality_rows``).
+    """
+    n = min(len(real), len(fake), config.quality_rows or len(fake))
     if n <= config.neighbours or len(fake) < 2:
         log.warning("%s owner %s: %d rows are too few for image-quality metrics", source, owner, n)
         return []
@@ -211,6 +216,8 @@ def utility_evaluation(
         k, key = UTILITY_SOURCES.index(source), CENTRAL if owner == R.ALL else int(owner)
         out.sizes[f"{source}/{owner}"] = len(x)
         for p, protocol in enumerate(config.protocols):
+            if p > 0 and protocol == "paper" and source not in config.paper_sources:
+                continue
             log.info("utility: %s owner %s, %d rows, %s protocol (seed %d)", source, owner, len(x),
                      protocol, seed)
             model, extra = _fit(x, run.class_index(y), protocol=protocol, run=run, config=config,

@@ -80,6 +80,11 @@ def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str,
            "config": eval_config_to_dict(ev.config), "counts": ev.counts,
            "elapsed_s": round(ev.elapsed_s, 3), "rows": ev.rows, "summary": ev.summary()}
     _write_bytes(paths["metrics_json"], json.dumps(doc, indent=1, sort_keys=True).encode())
+    manifest = ev.root / "run.json"  # evaluation time beside the training times
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        data.setdefault("timings_s", {})["evaluation"] = round(ev.elapsed_s, 3)
+        _write_bytes(manifest, json.dumps(data, indent=2, sort_keys=True).encode())
     return paths
 
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from privshare.config import ConfigError, RunConfig, load_config
 
-GRIDS = ("quick", "reduced", "paper")
+GRIDS = ("quick", "reduced", "paper", "paper-cells")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 _KEYS = {"name", "preset", "fractions", "other_fractions", "methods", "seeds", "symmetric",
-         "set", "eval_seeds", "evaluator", "evaluate"}
+         "set", "eval_seeds", "evaluator", "evaluate", "cells"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class SweepSpec:
     eval_seeds: tuple[int, ...] = (0,)  # classifier seeds handed to the evaluation
     evaluator: str = EVALUATOR  # "module:function" called as f(run, seeds=eval_seeds) -> rows
     evaluation: tuple[str, ...] = ()  # "key=value" evaluation settings (TOML key `evaluate`)
+    cells: tuple[tuple[float, float], ...] = ()  # explicit privGAN (f0, f1) cells instead of the cross
 
     @property
     def columns(self) -> tuple[float, ...]:
@@ -65,7 +66,14 @@ class SweepSpec:
             "seeds": list(self.seeds), "symmetric": self.symmetric,
             "set": list(self.overrides), "eval_seeds": list(self.eval_seeds),
             "evaluator": self.evaluator, "evaluate": list(self.evaluation),
+            **({"cells": [list(c) for c in self.cells]} if self.cells else {}),
         }
+
+    def privgan_pairs(self) -> list[tuple[float, float]]:
+        """The (owner 0, owner 1) fractions of every privGAN cell, in grid order."""
+        if self.cells:
+            return list(self.cells)
+        return [(f0, f1) for f0 in self.fractions for f1 in self.columns]
 
 
 def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepSpec:
@@ -88,9 +96,16 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
         eval_seeds=tuple(int(s) for s in data.get("eval_seeds", (0,))),
         evaluator=str(data.get("evaluator", EVALUATOR)),
         evaluation=tuple(str(s) for s in data.get("evaluate", ())),
+        cells=tuple(_pair(c, where) for c in data.get("cells", ())),
     )
     _validate(spec, where)
     return spec
+
+
+def _pair(cell: Any, where: str) -> tuple[float, float]:
+    if not isinstance(cell, (list, tuple)) or len(cell) != 2:
+        raise ConfigError(f"{where}: cells entry {cell!r} must be a pair [f0, f1], e.g. [0.01, 0.25]")
+    return float(cell[0]), float(cell[1])
 
 
 def _validate(spec: SweepSpec, where: str) -> None:
@@ -98,6 +113,16 @@ def _validate(spec: SweepSpec, where: str) -> None:
         return ConfigError(f"{where}: {msg}")
 
     fr, cols = spec.fractions, spec.columns
+    if spec.cells:
+        pairs = spec.cells
+        if any(not 0 < f < 1 for c in pairs for f in c) or len(set(pairs)) != len(pairs):
+            raise bad(f"cells {[list(c) for c in pairs]}: each fraction in (0, 1), no pair twice")
+        missing = sorted({f for c in pairs for f in c} - set(fr))
+        if missing:
+            raise bad(f"cells use fractions {missing} that are not in fractions {list(fr)}; "
+                      "list every fraction there (its local-GAN cell is trained from it)")
+        if spec.symmetric:
+            raise bad("symmetric = true needs the full cross of fractions; drop it or cells")
     if not fr or any(not 0 < f < 1 for f in fr + cols):
         raise bad(f"fractions {list(fr)} / {list(cols)} must be non-empty and each in (0, 1)")
     if len(set(fr)) != len(fr) or len(set(cols)) != len(cols):

@@ -40,6 +40,7 @@ from privshare.training import (
     master_dtype,
     resolve_device,
 )
+from privshare.training.runtime import resolve_precision
 from privshare.training.loop import ProgressFn
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def _manifest(config: RunConfig, dataset: Dataset, partition: Partition, device)
         "rows_per_class": counts,
         "seed": config.seed,
         "device": str(device),
+        "precision": resolve_precision(device, config.train.precision),  # what ran (auto resolved)
         "versions": {
             "privshare": privshare.__version__,
             "torch": torch.__version__,

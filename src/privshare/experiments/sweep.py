@@ -109,15 +109,14 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
     every = sorted(set(spec.fractions) | set(spec.columns))
     for seed in spec.seeds:
         if "privgan" in spec.methods:
-            for f0 in spec.fractions:
-                for f1 in spec.columns:
-                    if f0 + f1 > 1 - NONMEMBER_MARGIN:
-                        log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
-                                    f0, f1)
-                        continue
-                    mirror = spec.symmetric and f0 > f1
-                    add("privgan", f0, f1, seed,
-                        cell_key("privgan", f1, f0, seed) if mirror else None)
+            for f0, f1 in spec.privgan_pairs():
+                if f0 + f1 > 1 - NONMEMBER_MARGIN:
+                    log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
+                                f0, f1)
+                    continue
+                mirror = spec.symmetric and f0 > f1
+                add("privgan", f0, f1, seed,
+                    cell_key("privgan", f1, f0, seed) if mirror else None)
         if "gan" in spec.methods:
             for f in every:  # owner 0's GAN serves every cell where an owner has f
                 partner = f if 2 * f <= 1 - NONMEMBER_MARGIN else every[0]

@@ -64,9 +64,14 @@ def _table(t: Table) -> str:
 
 
 def render(*, title: str, summary: Sequence[str], figures: Sequence[FigureFile],
-           tables: Sequence[Table], config: dict, provenance: dict[str, str]) -> str:
-    """The whole page as one string."""
+           tables: Sequence[Table], config: dict, provenance: dict[str, str],
+           answer: Sequence[str] = (), answer_note: str = "") -> str:
+    """The whole page as one string; ``answer`` (one line per owner) opens it."""
     facts = "".join(f"<li>{html.escape(s)}</li>" for s in summary)
+    first = ("<h2 id=answer>The answer, per owner</h2><ul>" +
+             "".join(f"<li>{html.escape(a)}</li>" for a in answer) + "</ul>" +
+             (f"<p class=note>{html.escape(answer_note)}</p>" if answer_note else "")
+             if answer else "")
     prov = "".join(f"<tr><th class=l>{html.escape(k)}</th><td class=l>{html.escape(v)}</td></tr>"
                    for k, v in provenance.items())
     toc = "".join(f'<li><a href="#{html.escape(f.name)}">{html.escape(f.title)}</a></li>'
@@ -75,7 +80,7 @@ def render(*, title: str, summary: Sequence[str], figures: Sequence[FigureFile],
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         f"<meta name=viewport content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><ul>{facts}</ul>"
+        f"<h1>{html.escape(title)}</h1>{first}<ul>{facts}</ul>"
         f"<table>{prov}</table>"
         f"<h2>Figures</h2><ol>{toc}</ol>" + "".join(_figure(f) for f in figures) +
         "<h2>Numbers</h2>" + "".join(_table(t) for t in tables) +

@@ -195,6 +195,10 @@ def run(
             from privshare.evaluation import load_eval_config
 
             eval_config = load_eval_config(preset=preset, overrides=eval_set or [])
+            if len(config.data.classes) == 1 and eval_config.utility_sources:
+                raise EvaluationError(
+                    f"data.classes={list(config.data.classes)} holds one class: the utility "
+                    "classifiers need at least 2; add classes or pass --no-evaluate")
         run_ = _train(config)
         if not evaluate_:
             return

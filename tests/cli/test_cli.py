@@ -87,7 +87,8 @@ def test_generate_on_a_missing_folder_fails_cleanly(tmp_path):
 
 def test_run_trains_evaluates_and_writes_the_report(tmp_path):
     fast = ["samples=60", "epochs=1", "batch_size=32", "feature_rows=150", "feature_epochs=1",
-            "members=30", "nonmembers=40", "blackbox_samples=100", "blackbox_components=4"]
+            "members=30", "nonmembers=40", "blackbox_samples=100", "blackbox_components=4",
+            "seeds=[0, 1]", "max_steps=20", "fit_batch_size=32"]
     args = ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name", "r"]
     for setting in fast:
         args += ["--eval-set", setting]
@@ -99,6 +100,16 @@ def test_run_trains_evaluates_and_writes_the_report(tmp_path):
     assert {r["source"] for r in doc["rows"]} >= {"real_own", "privgan", "gan", "privgan_max"}
     html = (root / "report" / "report.html").read_text()
     assert "<img" in html and "privgan" in html
+    # the page opens with one answer per owner, before any figure
+    assert html.index("The answer, per owner") < html.index("<img")
+    assert "Owner 0" in html and "Owner 1" in html and "best option" in html
+    assert "Owner 0" in res.output  # the CLI prints the same lines
+    manifest = json.loads((root / "run.json").read_text())
+    assert manifest["timings_s"]["evaluation"] > 0 and manifest["precision"] in ("fp32", "bf16")
+    one = runner.invoke(app, ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name", "c",
+                              "--set", "data.classes=[1]"])
+    assert one.exit_code == 2 and "holds one class" in one.output
+    assert not (tmp_path / "c").exists()
     bad = runner.invoke(app, ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name", "b",
                               "--eval-set", "members=-1"])
     assert bad.exit_code != 0 and "members=-1" in bad.output

@@ -101,7 +101,8 @@ def test_the_cli_prints_the_tables_and_refuses_bad_input(tiny_run, tmp_path):
                              "-s", "batch_size=32", "-s", "feature_rows=150", "-s", "feature_epochs=1",
                              "-s", "blackbox_samples=100", "-s", "blackbox_components=4",
                              "-s", "attacks=[\"gan\", \"privgan_max\"]", "-s", "members=30",
-                             "-s", "nonmembers=40"])
+                             "-s", "nonmembers=40", "-s", "seeds=[0]", "-s", "max_steps=20",
+                             "-s", "fit_batch_size=32"])
     assert ok.exit_code == 0, ok.output
     assert "privgan_max" in ok.output and "real_own" in ok.output
     before = (tiny_run.root / "metrics.json").read_bytes()

@@ -23,8 +23,15 @@ from tests.evaluation.helpers import FAST
 
 EVALUATOR = os.environ.get("PRIVSHARE_TEST_EVALUATOR", "privshare.experiments.evaluate:evaluate_run")
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _toml(value):
+    """A setting's value as a TOML literal (tuples as arrays)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 # the evaluation tests' small settings, as the `evaluate = [...]` lines of a sweep file
-FAST_EVAL = [f"{f.name}={getattr(FAST, f.name)}" for f in dataclasses.fields(FAST)
+FAST_EVAL = [f"{f.name}={_toml(getattr(FAST, f.name))}" for f in dataclasses.fields(FAST)
              if getattr(FAST, f.name) != getattr(EvalConfig(), f.name)]
 needs_evaluator = pytest.mark.skipif(
     importlib.util.find_spec(EVALUATOR.split(":")[0]) is None,

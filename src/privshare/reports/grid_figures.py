@@ -16,7 +16,7 @@ from matplotlib.colors import Normalize
 from matplotlib.tri import LinearTriInterpolator, Triangulation
 
 from privshare.reports import names as N
-from privshare.reports.results import Results, summarise
+from privshare.reports.results import Results, half_interval, summarise
 from privshare.reports.style import (
     HEATMAP_CMAP,
     FigureFile,
@@ -111,12 +111,14 @@ def utility_curves(res: Results, out_dir: Path) -> FigureFile | None:
     fig, axes = new_figure(ncols=len(chosen), width=3.6, height=3.3, sharey=True)
     chance = _chance(res)
     for ax, g in zip(axes[0], chosen):
-        for source, where in (("privgan", {"partner_fraction": g}), ("gan", {}), ("real_own", {})):
+        for source, where in (("privgan", {"partner_fraction": g}),
+                              ("own+privgan_pooled", {"partner_fraction": g}), ("gan", {}),
+                              ("real_own", {})):
             stats = [(f, *_utility(res, source, owner_fraction=f, **where)) for f in fractions]
-            stats = [s for s in stats if s[3] > 0]
+            stats = [(f, m, half_interval(sd, n)) for f, m, sd, n in stats if n > 0]
             if stats:
-                f, m, sd, _ = map(np.array, zip(*stats))
-                ax.errorbar(f, m, yerr=sd, capsize=2, **line_kwargs(source))
+                f, m, ci = map(np.array, zip(*stats))
+                ax.errorbar(f, m, yerr=ci, capsize=2, **line_kwargs(source))
         if chance:
             ax.axhline(chance, color="black", linewidth=0.8, linestyle=(0, (2, 2)),
                        label=f"random guess (1/{len(res.classes)})")
@@ -128,9 +130,12 @@ def utility_curves(res: Results, out_dir: Path) -> FigureFile | None:
     axes[0][0].legend(fontsize=7, loc="lower right")
     return save_figure(fig, out_dir, "fig6_utility_vs_fraction", title="privGAN vs local GAN",
                        caption="Accuracy of a classifier trained on one owner's privGAN generator, on "
-                               "its local GAN, or on its own real rows, against that owner's "
-                               "fraction, with the other owner's fraction fixed per panel. Error "
-                               "bars: standard deviation over seeds and replicate owners.")
+                               "its local GAN, on its own real rows, or on its own rows plus every "
+                               "privGAN generator's rows, against that owner's fraction, with the "
+                               "other owner's fraction fixed per panel. Error bars: 95 % Student-t "
+                               "interval of the mean over evaluation seeds, training seeds and "
+                               "replicate owners (the sweep's seeds are in the provenance table); "
+                               "no bar: one value.")
 
 
 def attack_curves(res: Results, out_dir: Path) -> FigureFile | None:
@@ -153,10 +158,10 @@ def attack_curves(res: Results, out_dir: Path) -> FigureFile | None:
                                     **{"class": cls}, **where)
                 m, sd, n = summarise(r["value"] for r in picked)
                 if n:
-                    stats.append((f, m, sd))
+                    stats.append((f, m, half_interval(sd, n)))
             if stats:
-                f, m, sd = map(np.array, zip(*stats))
-                ax.errorbar(f, m, yerr=sd, capsize=2, **line_kwargs(source))
+                f, m, ci = map(np.array, zip(*stats))
+                ax.errorbar(f, m, yerr=ci, capsize=2, **line_kwargs(source))
         base, _, n = summarise(r["value"] for r in res.select(metric=N.BASE_RATE, **{"class": cls}))
         if n:
             ax.axhline(base, color="black", linewidth=0.8, linestyle=(0, (2, 2)),
@@ -174,4 +179,5 @@ def attack_curves(res: Results, out_dir: Path) -> FigureFile | None:
                                "top-|members| scored rows that are members, per class, against "
                                f"the attacked owner's fraction ({where}). privGAN scores are the "
                                "max (or mean) over the owners' D_i; the dashed line is random "
-                               "guessing, |members| / |pool|.")
+                               "guessing, |members| / |pool|. Error bars: 95 % Student-t interval "
+                               "of the mean over evaluation and training seeds; no bar: one value.")

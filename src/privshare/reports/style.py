@@ -52,6 +52,7 @@ SERIES = {
     "privgan_mean": Series("privGAN, mean over D_i", "#66bb6a", "s", "-."),
     "gan": Series("local GAN", "#b71c1c", "^", "--"),
     "real_own": Series("own real data", "#212121", "D", ":"),
+    "own+privgan_pooled": Series("own real + all privGAN rows", "#0d47a1", "v", "-"),
     "real_pooled": Series("all owners' real data", "#757575", "v", (0, (1, 3))),
     "dp": Series("central DP", "#0d47a1", "x", (0, (5, 2, 1, 2))),
 }

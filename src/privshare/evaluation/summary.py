@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from privshare.evaluation import rows as R
+from privshare.intervals import t_interval
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,6 @@ class Table:
         return "\n".join(lines) + (f"\n\n{self.note}" if self.note else "")
 
 
-def interval(values: list[float], *, level: float = 0.95) -> tuple[float | None, float | None]:
-    """Student-t interval of the mean of ``values`` (seeds); (None, None) for fewer than 2."""
-    if len(values) < 2:
-        return None, None
-    from scipy.stats import t
-
-    mean, half = statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
-    q = float(t.ppf(0.5 + level / 2, len(values) - 1))
-    return mean - q * half, mean + q * half
-
-
 def summarise_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Group long rows over seeds: mean, sd (0 for one seed), 95 % t-interval of the mean
     (``lo``/``hi``, None for one seed), seeds, n (of the first seed)."""
@@ -46,7 +36,7 @@ def summarise_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (source, owner, metric, cls), rs in groups.items():
         values = [r["value"] for r in rs]
-        lo, hi = interval(values)
+        _, lo, hi = t_interval(values)
         out.append({"source": source, "owner": owner, "metric": metric, "class": cls,
                     "mean": statistics.fmean(values),
                     "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -98,7 +88,8 @@ def summary_tables(summary: list[dict[str, Any]], *, wide: bool = False) -> list
          for s, o in util],
         "accuracy: mean over evaluation seeds with a 95 % Student-t interval of the mean; "
         "steps: mean optimizer steps of the converged protocol (mean step of the kept weights); "
-        "+ marks sources where the step cap stopped a classifier that was still improving.")
+        "+ marks sources where the step cap stopped a classifier before its patience ran out "
+        "(it may still have been improving).")
     attacks = sorted(((s, o) for s, o in pairs if (s, o, R.ATTACK_ACCURACY) in at),
                      key=lambda pair: pair[1])  # by owner; sources keep their order
     tpr = [m for _, _, m in at if m.startswith("tpr_at_fpr_") and m.endswith("pct")]

@@ -19,12 +19,12 @@ result rows alone:
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from privshare.intervals import t_interval
 from privshare.reports import names as N
 
 # option label -> sources (the best of them is the option's figure)
@@ -88,13 +88,7 @@ class OwnerAnswer:
 
 def estimate(values: list[float]) -> Estimate:
     """Mean and 95 % Student-t interval of the mean."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return Estimate(mean, None, None, len(values))
-    from scipy.stats import t
-
-    half = statistics.stdev(values) / math.sqrt(len(values)) * float(t.ppf(0.975, len(values) - 1))
-    return Estimate(mean, mean - half, mean + half, len(values))
+    return Estimate(*t_interval(values), len(values))
 
 
 def _by_seed(rows: Iterable[dict[str, Any]], *, source: str, owner: str, metric: str) -> dict:

@@ -16,7 +16,8 @@ from matplotlib.colors import Normalize
 from matplotlib.tri import LinearTriInterpolator, Triangulation
 
 from privshare.reports import names as N
-from privshare.reports.results import Results, half_interval, summarise
+from privshare.intervals import half_width
+from privshare.reports.results import Results, summarise
 from privshare.reports.style import (
     HEATMAP_CMAP,
     FigureFile,
@@ -115,7 +116,7 @@ def utility_curves(res: Results, out_dir: Path) -> FigureFile | None:
                               ("own+privgan_pooled", {"partner_fraction": g}), ("gan", {}),
                               ("real_own", {})):
             stats = [(f, *_utility(res, source, owner_fraction=f, **where)) for f in fractions]
-            stats = [(f, m, half_interval(sd, n)) for f, m, sd, n in stats if n > 0]
+            stats = [(f, m, half_width(sd, n)) for f, m, sd, n in stats if n > 0]
             if stats:
                 f, m, ci = map(np.array, zip(*stats))
                 ax.errorbar(f, m, yerr=ci, capsize=2, **line_kwargs(source))
@@ -158,7 +159,7 @@ def attack_curves(res: Results, out_dir: Path) -> FigureFile | None:
                                     **{"class": cls}, **where)
                 m, sd, n = summarise(r["value"] for r in picked)
                 if n:
-                    stats.append((f, m, half_interval(sd, n)))
+                    stats.append((f, m, half_width(sd, n)))
             if stats:
                 f, m, ci = map(np.array, zip(*stats))
                 ax.errorbar(f, m, yerr=ci, capsize=2, **line_kwargs(source))

@@ -146,16 +146,6 @@ def summarise(values: Iterable[float]) -> tuple[float, float, int]:
     return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals)
 
 
-def half_interval(sd: float, n: int, *, level: float = 0.95) -> float:
-    """Half-width of the Student-t interval of a mean of ``n`` values with deviation ``sd``
-    (0 for fewer than 2 values: no interval can be drawn)."""
-    if n < 2 or not np.isfinite(sd):
-        return 0.0
-    from scipy.stats import t
-
-    return float(t.ppf(0.5 + level / 2, n - 1)) * sd / float(np.sqrt(n))
-
-
 def load_results(path: str | Path) -> Results:
     """Read a sweep folder, its ``results.sqlite``, or an evaluated run folder."""
     path = Path(path)

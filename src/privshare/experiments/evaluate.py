@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from privshare.artifacts import Run, load_run
+from privshare.artifacts import Run, RunLayout, load_run
 from privshare.attacks import privacy_evaluation
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
 from privshare.evaluation.config import validate_eval_config
 from privshare.evaluation.summary import summarise_rows
-from privshare.experiments.run import prepare_data
+from privshare.experiments.run import prepare_data, write_json
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,23 @@ def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str,
            "config": eval_config_to_dict(ev.config), "counts": ev.counts,
            "elapsed_s": round(ev.elapsed_s, 3), "rows": ev.rows, "summary": ev.summary()}
     _write_bytes(paths["metrics_json"], json.dumps(doc, indent=1, sort_keys=True).encode())
-    manifest = ev.root / "run.json"  # evaluation time beside the training times
+    manifest = RunLayout(ev.root).manifest  # evaluation time beside the training times
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         data.setdefault("timings_s", {})["evaluation"] = round(ev.elapsed_s, 3)
-        _write_bytes(manifest, json.dumps(data, indent=2, sort_keys=True).encode())
+        write_json(manifest, data)
     return paths
 
 
-def _settings(config: EvalConfig | None, samples: int | None, epochs: int | None) -> EvalConfig:
+def _settings(config: EvalConfig | None, samples: int | None, epochs: int | None,
+              seeds: Iterable[int] | None) -> EvalConfig:
     config = config or EvalConfig()
     if samples is not None:
         config = replace(config, samples=samples)
     if epochs is not None:
         config = replace(config, epochs=epochs)
+    if seeds is not None:
+        config = replace(config, seeds=tuple(int(s) for s in seeds))
     return validate_eval_config(config)
 
 
@@ -118,17 +121,15 @@ def evaluate_run(
 ) -> Evaluation:
     """Utility, image quality and attacks of a run, repeated over ``seeds``.
 
-    ``seeds`` defaults to ``config.seeds``; ``samples`` / ``epochs`` override
-    those fields of ``config`` (default :class:`EvalConfig`). Each seed redraws the synthetic training sets,
+    ``seeds`` / ``samples`` / ``epochs`` override those fields of ``config``
+    (default :class:`EvalConfig`); every setting is checked by
+    ``validate_eval_config``. Each seed redraws the synthetic training sets,
     retrains the classifiers and redraws the attack pools. ``write`` puts
     metrics.json, metrics.csv and scores.npz in the run folder.
     """
     run = run_or_path if isinstance(run_or_path, Run) else load_run(run_or_path)
-    config = _settings(config, samples, epochs)
-    seeds = config.seeds if seeds is None else tuple(int(s) for s in seeds)
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise EvaluationError(f"seeds={list(seeds)}: give one or more distinct seeds >= 0")
-    config = replace(config, seeds=seeds)
+    config = _settings(config, samples, epochs, seeds)
+    seeds = config.seeds
     if not run.methods:
         raise EvaluationError(f"{run.root} has no trained models; train it first (privshare train)")
     start = time.perf_counter()

@@ -50,7 +50,8 @@ class RunExistsError(ValueError):
     """The run folder exists and holds a run with a different configuration."""
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """``data`` as indented, key-sorted JSON, through a temporary file and a rename."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
@@ -189,7 +190,7 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
         previous = json.loads(layout.manifest.read_text())
         for key in ("methods_done", "timings_s", "steps_per_epoch"):
             manifest[key] = previous.get(key, manifest[key])
-    _write_json(layout.manifest, manifest)
+    write_json(layout.manifest, manifest)
     dtype = master_dtype(config.train.precision)
     rows = [
         owner_rows(dataset, partition, owner=j, device=device, dtype=dtype)
@@ -208,8 +209,8 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
         )
         manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
         manifest["methods_done"].append(method)
-        _write_json(layout.history, histories)
-        _write_json(layout.manifest, manifest)
+        write_json(layout.history, histories)
+        write_json(layout.manifest, manifest)
         if not config.train.keep_checkpoints:
             for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
                 ck.unlink()
@@ -217,5 +218,5 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
     export_synthetic(load_run(layout.root))
     manifest["timings_s"]["export"] = round(time.perf_counter() - start, 3)
     manifest["status"] = "done"
-    _write_json(layout.manifest, manifest)
+    write_json(layout.manifest, manifest)
     return load_run(layout.root)

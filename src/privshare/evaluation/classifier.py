@@ -79,7 +79,6 @@ class SmallCNN(nn.Module):
 
 
 NETWORKS = {"small": SmallCNN, "reference": ReferenceCNN}
-MIN_SIDE_SMALL = 4  # SmallCNN's two 2x2 pools need at least 4 pixels a side
 
 
 def _as_input(x: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -12,9 +12,6 @@ POOLED_OWNER = "all"  # owner of rows that pool every owner
 # utility: a classifier trained on a source, tested on real test rows
 ACCURACY = "accuracy"
 FRECHET = "frechet"  # its n is the source's training rows
-FIT_STEPS = "fit_steps"  # converged protocol's optimizer steps
-UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
-                   "own+gan", "own+privgan", "own+privgan_pooled")
 
 # white-box attacks on discriminators (members = an owner's training rows)
 ATTACK_ACCURACY = "attack_accuracy"  # precision at |members| (the paper's measure)

@@ -25,7 +25,8 @@ CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bf
 @functools.lru_cache(maxsize=1)
 def _cpu_flags() -> frozenset[str]:
     try:
-        text = open("/proc/cpuinfo").read()
+        with open("/proc/cpuinfo") as fh:
+            text = fh.read()
     except OSError:
         return frozenset()
     for line in text.splitlines():

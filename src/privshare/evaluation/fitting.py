@@ -33,7 +33,7 @@ class FitReport:
     steps: int  # optimizer steps taken
     best_step: int  # step whose weights were restored (0 = the initial weights)
     best_val_accuracy: float
-    capped: bool  # max_steps reached while validation accuracy was still improving
+    capped: bool  # max_steps stopped it before `patience` checks passed without improvement
 
 
 class SourceError(ValueError):

@@ -24,7 +24,7 @@ ACCURACY = "accuracy"  # classifier accuracy on real test rows (first protocol; 
 FIT_STEPS = "fit_steps"  # converged protocol: optimizer steps taken (n = training rows)
 FIT_BEST_STEP = "fit_best_step"  # step whose weights were kept
 FIT_VAL_ACCURACY = "fit_val_accuracy"  # best validation accuracy (n = validation rows)
-FIT_CAPPED = "fit_capped"  # 1 if max_steps stopped it while it was still improving
+FIT_CAPPED = "fit_capped"  # 1 if max_steps stopped it before patience ran out
 FRECHET = "frechet"  # Frechet distance of classifier features, source vs real test rows
 PRECISION = "precision"  # k-NN manifold precision (Kynkaanniemi et al. 2019)
 RECALL = "recall"

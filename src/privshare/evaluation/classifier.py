@@ -12,6 +12,13 @@ Two networks:
   fewer multiply-adds than the reference CNN (1.2 M against 23 M per 28x28
   image), so it can be trained to convergence on every source in minutes.
 
+Both apply each 2x2 max-pool before the ReLU that precedes it in the
+reference (the two commute: ``max(relu(a)) = relu(max(a))``), so the ReLU
+and its backward touch a quarter of the values, and both keep convolution
+weights and activations channels-last; together these measured about 1.4
+times faster per small-CNN training step than the plain layout (one thread,
+batch 256, AVX2 CPU: ``python -m benchmarks.classifier_step``).
+
 Training is seeded and leaves torch's global random state untouched.
 """
 
@@ -43,15 +50,17 @@ class ReferenceCNN(nn.Module):
         self.pad = (max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h), 0)  # (left, right, top, bottom)
         h, w = max(h, MIN_SIDE), max(w, MIN_SIDE)
         self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.MaxPool2d(2), nn.ReLU(),
             nn.Dropout(0.25), nn.Flatten(),
             nn.Linear(64 * ((h - 4) // 2) * ((w - 4) // 2), 128), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(128, classes))
+        self.to(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate activations (after Dense 128 + ReLU): (B, 128)."""
-        return self.body(nn.functional.pad(x, self.pad))
+        x = nn.functional.pad(x, self.pad)
+        return self.body(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -64,15 +73,16 @@ class SmallCNN(nn.Module):
         super().__init__()
         h, w = image_shape
         self.body = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, H/2, W/2)
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, H/4, W/4)
+            nn.Conv2d(1, 16, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),  # (B, 16, H/2, W/2)
+            nn.Conv2d(16, 32, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),  # (B, 32, H/4, W/4)
             nn.Dropout(0.25), nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), 128), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(128, classes))
+        self.to(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate activations (after Dense 128 + ReLU): (B, 128)."""
-        return self.body(x)
+        return self.body(x.contiguous(memory_format=torch.channels_last))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -43,9 +43,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from privshare.config import ConfigError
     from privshare.data import DataError
     from privshare.experiments import RunExistsError
-    from privshare.training import CheckpointError
+    from privshare.training import CheckpointError, TrainingDiverged
 
-    return ConfigError, DataError, ArtifactError, RunExistsError, CheckpointError
+    return ConfigError, DataError, ArtifactError, RunExistsError, CheckpointError, TrainingDiverged
 
 
 def _config(preset, config_file, overrides, name, out_dir):

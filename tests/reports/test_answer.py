@@ -55,3 +55,33 @@ def test_one_seed_has_no_interval_and_says_so():
     assert e.lo is None and e.text() == "0.900 (1 seed)"
     two = estimate([0.9, 1.0])
     assert two.lo < 0.9 and two.hi > 1.0  # t with 1 degree of freedom is wide
+
+
+def test_a_sweep_gives_each_privgan_cell_its_owners_answers(fake_sweep):
+    from privshare.reports.answer import cell_answers
+    from privshare.reports.build import build_report
+    from privshare.reports.results import load_results
+    from tests.reports.conftest import FRACTIONS, utility
+
+    res = load_results(fake_sweep / "results.sqlite")
+    found = cell_answers(res.cells, res.rows)
+    assert len(found) == len(FRACTIONS) ** 2  # every privGAN cell, no GAN cell
+    for cell, answers in found:
+        assert cell.method == "privgan" and [a.owner for a in answers] == ["0", "1"]
+        own = answers[0].options["own rows alone"][1].mean
+        assert own == pytest.approx(utility("real_own", cell.f0))
+        # the local-GAN option comes from the GAN cell of the same fractions, where there is one
+        assert ("local-GAN rows only" in answers[0].options) == (cell.f0 == cell.f1)
+    page = build_report(fake_sweep / "results.sqlite").html.read_text()
+    assert "Cell 5 % / 10 % (training seed 0): Owner 0" in page
+
+
+def test_mirrored_cells_are_not_answered_twice(tmp_path):
+    from privshare.reports.answer import cell_answers
+    from privshare.reports.results import load_results
+    from tests.reports.conftest import FRACTIONS, make_store
+
+    res = load_results(make_store(tmp_path / "sym", symmetric=True) / "results.sqlite")
+    found = cell_answers(res.cells, res.rows)
+    assert sorted((c.f0, c.f1) for c, _ in found) == sorted(
+        (a, b) for a in FRACTIONS for b in FRACTIONS if a <= b)

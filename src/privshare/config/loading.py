@@ -7,6 +7,7 @@ the value received and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from importlib import resources
@@ -15,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from privshare.config.schema import RunConfig
+from privshare.config.schema import AUGMENTATIONS, RunConfig
 
 PRESETS = ("quick", "paper", "tiny")
 
@@ -202,11 +203,24 @@ def validate(config: RunConfig) -> None:
     for name in ("smoothing_privgan", "smoothing_gan"):
         _check(0 < getattr(t, name) <= 1, f"train.{name}={getattr(t, name)} must be in (0, 1]")
     _check(t.privacy_weight >= 0, f"train.privacy_weight={t.privacy_weight} must be >= 0")
+    bad = [a for a in t.augment if a not in AUGMENTATIONS]
+    _check(not bad and len(set(t.augment)) == len(t.augment),
+           f"train.augment={list(t.augment)}: distinct names from {list(AUGMENTATIONS)}, or []")
+    _check(0 <= t.ema_decay < 1, f"train.ema_decay={t.ema_decay} must be in [0, 1), e.g. 0.999 "
+           "(0 = no moving average)")
     _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
     _check(
         all(w >= 1 for w in m.generator_widths + m.discriminator_widths)
         and len(m.discriminator_widths) >= 1,
         "model widths must be positive and the discriminator needs at least one hidden layer",
     )
-    _check(config.optim.lr > 0, f"optim.lr={config.optim.lr} must be > 0")
+    o = config.optim
+    _check(math.isfinite(o.lr) and o.lr > 0, f"optim.lr={o.lr} must be a number > 0, e.g. 2e-4")
+    for name in ("beta1", "beta2"):
+        v = getattr(o, name)
+        _check(0 <= v < 1, f"optim.{name}={v} must be in [0, 1) (Adam's moment decay), e.g. 0.5")
+    _check(math.isfinite(o.eps) and o.eps > 0, f"optim.eps={o.eps} must be a number > 0, e.g. 1e-7")
+    _check(0 <= m.leaky_slope < 1, f"model.leaky_slope={m.leaky_slope} must be in [0, 1), e.g. 0.2")
+    _check(math.isfinite(m.first_layer_std) and m.first_layer_std > 0,
+           f"model.first_layer_std={m.first_layer_std} must be a number > 0, e.g. 0.02")
     _check(config.export.samples_per_class >= 1, "export.samples_per_class must be >= 1")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+AUGMENTATIONS = ("translation", "cutout", "color")  # train.augment names (privshare.training.augment)
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -60,6 +62,8 @@ class TrainConfig:
     noise: str = "per_owner"  # per_owner (federation-ready) | shared (one z for all G_i)
     smoothing_privgan: float = 0.95  # one-sided label smoothing of D_i's real target
     smoothing_gan: float = 0.9  # same for the plain GAN
+    augment: tuple[str, ...] = ()  # D_i's inputs only: translation | cutout | color (DiffAugment; () = none)
+    ema_decay: float = 0.0  # moving average of G_i's weights, saved and sampled instead of G_i (0 = off)
     checkpoint_every: int = 10  # epochs between checkpoints (0 = only at the end)
     keep_checkpoints: bool = False  # keep checkpoints/ after a method finishes (they are large)
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from privshare.config import RunConfig
+from privshare.config import ConfigError, RunConfig
 from privshare.data.dataset import Dataset
 from privshare.data.loaders import load_dataset
 from privshare.data.partition import Partition, make_partition
@@ -17,6 +17,10 @@ def prepare_data(config: RunConfig) -> tuple[Dataset, Partition]:
     the partition is drawn from the run's seed.
     """
     dataset = load_dataset(config.data, seed=0)
+    h, w = dataset.x_train.shape[1:]
+    if config.train.augment and h != w:
+        raise ConfigError(f"train.augment={list(config.train.augment)} needs square images; "
+                          f"this dataset's are {h}x{w}: set train.augment=[]")
     partition = make_partition(
         labels=dataset.y_train,
         fractions=config.data.fractions,

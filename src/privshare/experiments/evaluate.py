@@ -141,12 +141,18 @@ def evaluate_run(
     try:
         for i, seed in enumerate(seeds):
             log.info("evaluating %s, seed %d", run.root, seed)
+            t0 = time.perf_counter()
             utility = utility_evaluation(run, dataset=dataset, partition=partition, config=config,
                                          seed=seed)
+            t1 = time.perf_counter()
             privacy = privacy_evaluation(run, x_train=dataset.x_train, partition=partition,
                                          reference=dataset.x_test, config=config, seed=seed)
             rows += utility.rows + privacy.rows
-            counts[str(seed)] = {"training_rows": utility.sizes, "attack_pools": privacy.counts}
+            counts[str(seed)] = {
+                "training_rows": utility.sizes, "attack_pools": privacy.counts,
+                "timings_s": {"utility": round(t1 - t0, 3),  # classifiers and image quality
+                              "privacy": round(time.perf_counter() - t1, 3)},
+            }
             prefix = "" if i == 0 else f"seed{seed}/"
             scores.update({prefix + k: v for k, v in privacy.scores.items()})
     finally:

@@ -36,6 +36,7 @@ from privshare.training import (
     GANTrainer,
     PrivGANTrainer,
     RealRows,
+    TrainingDiverged,
     fit,
     master_dtype,
     resolve_device,
@@ -136,7 +137,7 @@ def _train_method(
         for o in trainer.owners:
             save_model_file(
                 layout.model("privgan", o.index), kind="privgan_owner", classes=classes,
-                image_shape=shape, networks={"generator": o.generator.state_dict(),
+                image_shape=shape, networks={"generator": o.sampler.state_dict(),
                                              "discriminator": o.discriminator.state_dict()},
             )
         save_model_file(
@@ -154,7 +155,7 @@ def _train_method(
         )
         save_model_file(
             layout.model("gan", j), kind="gan_owner", classes=classes, image_shape=shape,
-            networks={"generator": trainer.owner.generator.state_dict(),
+            networks={"generator": trainer.owner.sampler.state_dict(),
                       "discriminator": trainer.owner.discriminator.state_dict()},
         )
     return histories
@@ -203,10 +204,15 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
             log.info("%s already trained in %s; skipping", method, layout.root)
             continue
         start = time.perf_counter()
-        histories.update(
-            _train_method(method, config=config, rows=rows, layout=layout, manifest=manifest,
-                          device=device, progress=progress)
-        )
+        try:
+            histories.update(
+                _train_method(method, config=config, rows=rows, layout=layout, manifest=manifest,
+                              device=device, progress=progress)
+            )
+        except TrainingDiverged as err:  # no model file or export of this method exists
+            manifest.update(status="diverged", error=str(err))
+            write_json(layout.manifest, manifest)
+            raise
         manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
         manifest["methods_done"].append(method)
         write_json(layout.history, histories)

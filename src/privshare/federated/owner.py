@@ -86,6 +86,7 @@ class OwnerSession:
             init_seed=derive_seed(seed, STAGE_PRIVGAN, j, INIT),
             stream_seed=derive_seed(seed, STAGE_PRIVGAN, j, STREAM),
             device=self.device, dtype=dtype,
+            augment=config.train.augment, ema_decay=config.train.ema_decay,
         )
         self.central = build_central_discriminator(
             config.model, models=n_classes, data_dim=data_dim, owners=owners
@@ -229,7 +230,7 @@ class OwnerSession:
         save_model_file(
             layout.model("privgan", j), kind="privgan_owner", classes=self.classes,
             image_shape=self.image_shape,
-            networks={"generator": self.state.generator.state_dict(),
+            networks={"generator": self.state.sampler.state_dict(),
                       "discriminator": self.state.discriminator.state_dict()},
         )
         methods = self.config.train.methods
@@ -238,7 +239,7 @@ class OwnerSession:
         rng = torch.Generator().manual_seed(derive_seed(seed, STAGE_EXPORT, m_i, j))
         c, n = len(self.classes), e.samples_per_class
         z = torch.randn((c, n, self.config.model.latent_dim), generator=rng)
-        generator = self.state.generator.to("cpu", torch.float32).eval()
+        generator = self.state.sampler.to("cpu", torch.float32).eval()
         with torch.no_grad():
             flat = generator(z).reshape(c * n, -1).numpy()
         x = to_uint8(flat, self.image_shape)

@@ -128,6 +128,30 @@ def owner_answers(rows: list[dict[str, Any]]) -> list[OwnerAnswer]:
     return out
 
 
+def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple[Any, list[OwnerAnswer]]]:
+    """Per finished privGAN cell of a sweep, its owners' answers.
+
+    A cell's options are its own rows plus those of the local-GAN cell with
+    the same fractions and training seed (where the grid has one); mirrored
+    cells are left out (they repeat another cell with the owners swapped).
+    """
+    cells = list(cells)
+    by_id: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_id.setdefault(r["cell_id"], []).append(r)
+    out = []
+    for c in cells:
+        if c.method != "privgan" or c.status != "done" or c.mirror_of is not None:
+            continue
+        mine = list(by_id.get(c.id, []))
+        mine += [r for g in cells if g.method == "gan" and g.status == "done"
+                 and (g.f0, g.f1, g.seed) == (c.f0, c.f1, c.seed) for r in by_id.get(g.id, [])]
+        answers = owner_answers(mine)
+        if answers:
+            out.append((c, answers))
+    return out
+
+
 def _auc(rows: list[dict[str, Any]], source: str, owner: str) -> Estimate | None:
     vals = _by_seed(rows, source=source, owner=owner, metric=N.AUC)
     return estimate(list(vals.values())) if vals else None

@@ -17,7 +17,7 @@ import matplotlib
 import numpy as np
 
 import privshare
-from privshare.reports.answer import owner_answers
+from privshare.reports.answer import cell_answers, owner_answers
 from privshare.reports.grid_figures import attack_curves, utility_curves, utility_heatmaps
 from privshare.reports.html import Table, render, write_page
 from privshare.reports.results import Results, load_results
@@ -111,11 +111,16 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None) -> Repo
     if skipped:
         summary.append("Not drawn: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
     config = {"sweep": spec, "cell config (first cell)": res.cells[0].config if res.cells else {}}
-    answers = owner_answers(res.rows) if res.kind == "run" else []
+    if res.kind == "run":
+        answers = [a.sentence() for a in owner_answers(res.rows)]
+    else:  # one line per owner of each finished privGAN cell
+        answers = [f"Cell {100 * c.f0:g} % / {100 * c.f1:g} % (training seed {c.seed}): "
+                   f"{a.sentence()}" for c, owners in cell_answers(res.cells, res.rows)
+                   for a in owners]
     seeds = sorted({r["eval_seed"] for r in res.rows if r["eval_seed"] is not None})
     page = render(title=f"privshare report: {spec.get('name', res.path.name)}", summary=summary,
                   figures=figures, tables=tables, config=config, provenance=_provenance(res),
-                  answer=[a.sentence() for a in answers], answer_note=ANSWER_NOTE.format(seeds=seeds))
+                  answer=answers, answer_note=ANSWER_NOTE.format(seeds=seeds))
     html = write_page(out / "report.html", page)
     return Report(html=html, figures=figures, skipped=skipped, cells=len(res.cells),
                   cells_done=done)

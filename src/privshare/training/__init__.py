@@ -2,7 +2,7 @@
 
 from privshare.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from privshare.training.gan import GANTrainer
-from privshare.training.loop import fit, resume
+from privshare.training.loop import TrainingDiverged, fit, resume
 from privshare.training.privgan import PrivGANTrainer
 from privshare.training.runtime import (
     autocast,
@@ -21,6 +21,7 @@ __all__ = [
     "OwnerState",
     "PrivGANTrainer",
     "RealRows",
+    "TrainingDiverged",
     "autocast",
     "compile_network",
     "keep_freed_memory",

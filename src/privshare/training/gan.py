@@ -37,6 +37,8 @@ class GANTrainer:
             stream_seed=derive_seed(config.seed, STAGE_GAN, owner, STREAM),
             device=device,
             dtype=master_dtype(config.train.precision),
+            augment=config.train.augment,
+            ema_decay=config.train.ema_decay,
         )
         if config.train.compile:
             self.owner.compile(batch=config.train.batch_size, precision=config.train.precision)

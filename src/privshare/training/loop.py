@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,6 +15,12 @@ from privshare.training.checkpoint import CHECKPOINT_VERSION, load_checkpoint, s
 from privshare.training.runtime import keep_freed_memory
 
 log = logging.getLogger(__name__)
+
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; nothing of the failed method is saved or exported."""
+
 
 # progress(label, steps_done, steps_total, last_epoch_record)
 ProgressFn = Callable[[str, int, int, dict[str, float] | None], None]
@@ -92,6 +99,12 @@ def fit(
             for key, value in trainer.train_step().items():
                 sums[key] = sums[key] + value if key in sums else value.clone()
         record = {k: float(v) / steps for k, v in sums.items()}
+        bad = sorted(k for k, v in record.items() if not math.isfinite(v))
+        if bad:
+            raise TrainingDiverged(
+                f"{label}: loss {', '.join(f'{k}={record[k]}' for k in bad)} at epoch "
+                f"{trainer.epoch + 1}; the training diverged and nothing was exported. Lower "
+                "optim.lr, check model.* and optim.* values, or use train.precision=fp32")
         record["epoch"] = trainer.epoch
         trainer.history.append(record)
         trainer.epoch += 1

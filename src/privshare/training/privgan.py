@@ -60,6 +60,8 @@ class PrivGANTrainer:
                 stream_seed=derive_seed(seed, STAGE_PRIVGAN, j, STREAM),
                 device=device,
                 dtype=self.dtype,
+                augment=config.train.augment,
+                ema_decay=config.train.ema_decay,
             )
             for j in range(n_owners)
         ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from privshare.config import ModelConfig, OptimConfig
 from privshare.models import (
@@ -22,6 +23,7 @@ from privshare.models import (
     build_discriminator,
     build_generator,
 )
+from privshare.training.augment import augment as _augment
 from privshare.training.runtime import compile_network
 
 
@@ -100,7 +102,14 @@ class RealRows:
 
 
 class OwnerState:
-    """One owner's private GAN: G_i, D_i, their Adams and its random stream."""
+    """One owner's private GAN: G_i, D_i, their Adams and its random stream.
+
+    ``augment`` (names from :data:`privshare.training.augment.AUGMENTATIONS`)
+    is applied to everything D_i sees (:meth:`d_view`); ``ema_decay > 0``
+    keeps an exponential moving average of G_i's weights, updated after each
+    generator step (:meth:`update_ema`), and :attr:`sampler` (what is saved,
+    exported and attacked black-box) is then that average instead of G_i.
+    """
 
     def __init__(
         self,
@@ -114,6 +123,8 @@ class OwnerState:
         stream_seed: int,
         device: torch.device,
         dtype: torch.dtype = torch.float32,
+        augment: tuple[str, ...] = (),
+        ema_decay: float = 0.0,
     ) -> None:
         init = torch.Generator().manual_seed(init_seed)
         self.index = index
@@ -126,6 +137,11 @@ class OwnerState:
         self.opt_g = _adam(self.generator.parameters(), optim)
         self.opt_d = _adam(self.discriminator.parameters(), optim)
         self.rng = _rng(stream_seed, device)
+        self.augment = tuple(augment)
+        self.ema: AveragedModel | None = None
+        if ema_decay > 0:  # torch's own EMA: a frozen copy, foreach lerp after each G step
+            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+            self.ema.requires_grad_(False)
         self.latent_dim = model.latent_dim
         self.device = device
         self.dtype = dtype
@@ -137,6 +153,20 @@ class OwnerState:
         ok_d = compile_network(self.discriminator, batch=batch, precision=precision,
                                label=f"D_{self.index}")
         return ok_g and ok_d
+
+    @property
+    def sampler(self) -> Generator:
+        """The generator that is saved and sampled: G_i's moving average if kept, else G_i."""
+        return self.generator if self.ema is None else self.ema.module
+
+    def update_ema(self) -> None:
+        """Fold G_i's current weights into the moving average (no-op without one)."""
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+
+    def d_view(self, x: torch.Tensor) -> torch.Tensor:
+        """What D_i is shown of rows ``x`` (C, B, D): augmented if asked, from this owner's stream."""
+        return _augment(x, self.augment, rng=self.rng)
 
     def noise(self, batch: int, rng: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I): (C, batch, latent), from this owner's stream by default."""
@@ -151,10 +181,14 @@ class OwnerState:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        missing = {"index", "generator", "discriminator", "opt_g", "opt_d", "rng"} - set(state)
+        needed = {"index", "generator", "discriminator", "opt_g", "opt_d", "rng"}
+        if self.ema is not None:
+            needed.add("ema")
+        missing = needed - set(state)
         if missing:
             raise KeyError(f"owner state lacks {sorted(missing)}; the checkpoint is incomplete")
         if state["index"] != self.index:
@@ -164,6 +198,8 @@ class OwnerState:
         _load_adam(self.opt_g, state["opt_g"])
         _load_adam(self.opt_d, state["opt_d"])
         self.rng.set_state(state["rng"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
 
 
 class CentralState:

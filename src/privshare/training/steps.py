@@ -68,8 +68,10 @@ def discriminator_step(
         with torch.set_grad_enabled(keep_graph):
             fake = owner.generator(z)  # (C, B, D)
         real = rows.sample(batch, owner.rng)  # (C, B, D)
-        # one D_i pass over [real, fake]: one matmul per layer instead of two
-        logits = owner.discriminator(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
+        # one D_i pass over [real, fake]: one matmul per layer instead of two;
+        # D_i sees both through the owner's augmentation (if any), DP never does
+        both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
+        logits = owner.discriminator(both)
         loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing)
     _update(owner.opt_d, loss)
     return fake, loss.detach()
@@ -115,10 +117,11 @@ def privgan_generator_step(
         owner=owner.index, owners=owners, shape=(c, b), rng=owner.rng, device=fake.device
     )
     with autocast(fake.device, precision):  # a fresh context: D_i and DP as updated
-        loss = generator_adversarial_loss(owner.discriminator(fake))
-        if privacy_weight:
+        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)))
+        if privacy_weight:  # DP judges the plain fake, never an augmented view
             loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets)
     _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
+    owner.update_ema()
     return loss.detach()
 
 
@@ -126,8 +129,9 @@ def gan_generator_step(owner: OwnerState, *, batch: int, precision: str = "fp32"
     """Plain-GAN generator step on FRESH noise with target 1."""
     z = owner.noise(batch)
     with autocast(owner.device, precision):
-        loss = generator_adversarial_loss(owner.discriminator(owner.generator(z)))
+        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(owner.generator(z))))
     _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
+    owner.update_ema()
     return loss.detach()
 
 

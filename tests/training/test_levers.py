@@ -1,0 +1,148 @@
+"""Small-data levers: D_i's augmentation, G_i's moving average, and the divergence guard."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+from privshare.config import ConfigError
+from privshare.training import GANTrainer, PrivGANTrainer, TrainingDiverged, fit
+from privshare.training.augment import BACKGROUND, augment
+from privshare.training.checkpoint import load_checkpoint
+from tests.training.helpers import tiny_config, tiny_rows
+
+CPU = torch.device("cpu")
+ALL = ("translation", "cutout", "color")
+
+
+def _rng(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_no_augmentation_is_the_input_itself_and_draws_nothing():
+    x = torch.rand(2, 3, 64)
+    rng = _rng()
+    state = rng.get_state()
+    assert augment(x, (), rng=rng) is x
+    assert torch.equal(rng.get_state(), state)
+
+
+def test_translation_moves_a_pixel_by_at_most_an_eighth_of_the_side_and_keeps_it():
+    side = 16
+    x = torch.full((1, 200, side * side), BACKGROUND)
+    x[..., 8 * side + 8] = 1.0  # one bright pixel in the middle of every image
+    out = augment(x, ("translation",), rng=_rng()).reshape(200, side, side)
+    assert torch.all((out == 1.0).sum(dim=(1, 2)) == 1)  # the pixel survives, once
+    where = (out == 1.0).nonzero()[:, 1:] - 8
+    r = round(side / 8)
+    assert where.abs().max() <= r
+    assert len({tuple(w) for w in where.tolist()}) > 5  # shifts vary between rows
+    assert torch.all((out == 1.0) | (out == BACKGROUND))
+
+
+def test_cutout_blanks_one_square_and_leaves_the_rest():
+    side = 8
+    x = torch.linspace(0.1, 0.9, side * side).repeat(1, 50, 1)
+    out = augment(x, ("cutout",), rng=_rng(1))
+    blank = out == BACKGROUND
+    assert torch.all(blank.sum(-1) >= 1)
+    assert torch.equal(out[~blank], x[~blank])
+    for row in blank.reshape(50, side, side):  # the blanked pixels form one rectangle
+        rows, cols = row.any(1).nonzero().flatten(), row.any(0).nonzero().flatten()
+        assert row[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+        assert rows.max() - rows.min() < side / 2 and cols.max() - cols.min() < side / 2
+
+
+def test_every_augmentation_is_differentiable_and_seeded():
+    x = torch.rand(2, 4, 64, requires_grad=True)
+    out = augment(x, ALL, rng=_rng(3))
+    out.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    again = augment(x.detach(), ALL, rng=_rng(3))
+    assert torch.equal(out.detach(), again)
+    assert not torch.equal(again, augment(x.detach(), ALL, rng=_rng(4)))
+
+
+def test_dp_sees_plain_fakes_and_d_sees_augmented_ones():
+    """The central discriminator never sees an augmented view; D_i sees only augmented ones."""
+    t = PrivGANTrainer(config=tiny_config('train.augment=["translation", "cutout"]'),
+                       rows=tiny_rows(), device=CPU)
+    made, seen_dp, seen_d = [], [], []
+    for o in t.owners:
+        o.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
+        o.discriminator.register_forward_pre_hook(lambda m, i: seen_d.append(i[0].detach().clone()))
+    t.central.network.register_forward_pre_hook(lambda m, i: seen_dp.append(i[0].detach().clone()))
+    t.train_step()
+    assert seen_dp and all(any(torch.equal(s, f) for f in made) for s in seen_dp)
+    b = t.config.train.batch_size
+    for s in seen_d:  # D step: [real, fake] (2B rows); G step: fake (B rows)
+        fakes = s[:, b:] if s.shape[1] == 2 * b else s
+        assert not any(torch.equal(fakes, f) for f in made)
+
+
+def test_moving_average_follows_its_recursion_and_is_what_is_sampled():
+    decay = 0.9
+    t = GANTrainer(config=tiny_config(f"train.ema_decay={decay}"), rows=tiny_rows()[0], owner=0,
+                   device=CPU)
+    o = t.owner
+    expected = None
+    for _ in range(4):
+        t.train_step()
+        now = [p.detach().clone() for p in o.generator.parameters()]
+        expected = now if expected is None else [decay * e + (1 - decay) * p
+                                                 for e, p in zip(expected, now)]
+    assert o.sampler is not o.generator
+    for e, p in zip(expected, o.sampler.parameters()):
+        torch.testing.assert_close(p, e)
+    assert not all(torch.equal(a, b) for a, b in zip(o.sampler.parameters(), o.generator.parameters()))
+
+
+def test_without_levers_the_sampler_is_the_generator():
+    t = GANTrainer(config=tiny_config(), rows=tiny_rows()[0], owner=0, device=CPU)
+    assert t.owner.sampler is t.owner.generator and t.owner.ema is None
+
+
+def test_resume_with_levers_matches_uninterrupted(tmp_path):
+    cfg = tiny_config('train.augment=["translation", "cutout", "color"]', "train.ema_decay=0.8")
+
+    def make():
+        return PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
+
+    straight = make()
+    fit(straight, epochs=3)
+    ck = tmp_path / "ck.pt"
+    fit(make(), epochs=1, checkpoint_path=ck, checkpoint_every=1)
+    resumed = make()
+    fit(resumed, epochs=3, checkpoint_path=ck, checkpoint_every=1)
+    for a, b in zip(straight.owners, resumed.owners):
+        for x, y in zip(a.sampler.state_dict().values(), b.sampler.state_dict().values()):
+            assert torch.equal(x, y)
+    assert "ema" in load_checkpoint(ck, kind="privgan")["state"]["owners"][0]
+
+
+@pytest.mark.parametrize("override, message", [
+    ('train.augment=["flip"]', "train.augment=['flip']"),
+    ('train.augment=["cutout", "cutout"]', "distinct names"),
+    ("train.ema_decay=1.0", "train.ema_decay=1.0 must be in [0, 1)"),
+    ("train.ema_decay=-0.1", "train.ema_decay=-0.1"),
+    ("optim.beta1=1.5", "optim.beta1=1.5 must be in [0, 1)"),
+    ("optim.eps=-1", "optim.eps=-1.0"),
+    ("model.leaky_slope=nan", "model.leaky_slope=nan"),
+    ("model.first_layer_std=-1", "model.first_layer_std=-1.0"),
+])
+def test_bad_lever_settings_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        tiny_config(override)
+
+
+def test_non_finite_losses_stop_the_training_with_an_error():
+    t = GANTrainer(config=tiny_config(), rows=tiny_rows()[0], owner=0, device=CPU)
+    with torch.no_grad():
+        for p in t.owner.discriminator.parameters():
+            p.fill_(math.nan)
+    with pytest.raises(TrainingDiverged, match=r"loss d=nan, g=nan at epoch 1"):
+        fit(t, epochs=2)
+    assert len(t.history) == 0

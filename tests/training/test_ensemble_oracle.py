@@ -10,6 +10,7 @@ updates are ~1e-4, hence the 1e-9 tolerance: any real mix-up is 1e-5 or more).
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import privshare.training.steps as steps_mod
@@ -37,8 +38,14 @@ def _slice_state(state: dict, c: int) -> dict:
     return {k: v[c : c + 1].clone() for k, v in state.items()}
 
 
-def test_batched_privgan_equals_looped_oracle(monkeypatch):
-    cfg = tiny_config("train.precision='fp64'", "train.batch_size=6")
+KINDS = {"mlp": (), "conv": ("model.kind='conv'", "model.conv_channels=[4, 8]")}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_batched_privgan_equals_looped_oracle(monkeypatch, kind):
+    """Per class, the batched networks (MLP: batched matmuls; conv: grouped convolutions) and a
+    one-class run agree; a leak between classes' groups would break this."""
+    cfg = tiny_config("train.precision='fp64'", "train.batch_size=6", *KINDS[kind])
     rows = tiny_rows(dtype=torch.float64)
     batched = PrivGANTrainer(config=cfg, rows=rows, device=CPU)
     classes = rows[0].x.shape[0]

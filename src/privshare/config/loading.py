@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from privshare.config.schema import AUGMENTATIONS, RunConfig
+from privshare.config.schema import AUGMENTATIONS, MODEL_KINDS, RunConfig
 
 PRESETS = ("quick", "paper", "tiny")
 
@@ -209,6 +209,10 @@ def validate(config: RunConfig) -> None:
     _check(0 <= t.ema_decay < 1, f"train.ema_decay={t.ema_decay} must be in [0, 1), e.g. 0.999 "
            "(0 = no moving average)")
     _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
+    _check(m.kind in MODEL_KINDS, f"model.kind={m.kind!r}: choose {' or '.join(MODEL_KINDS)}")
+    _check(bool(m.conv_channels) and all(c >= 1 for c in m.conv_channels),
+           f"model.conv_channels={list(m.conv_channels)}: one or more positive channel counts, "
+           "e.g. [32, 64]")
     _check(
         all(w >= 1 for w in m.generator_widths + m.discriminator_widths)
         and len(m.discriminator_widths) >= 1,

@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 AUGMENTATIONS = ("translation", "cutout", "color")  # train.augment names (privshare.training.augment)
+MODEL_KINDS = ("mlp", "conv")  # model.kind names (privshare.models)
+
+
+def conv_fits(h: int, w: int, layers: int) -> bool:
+    """Whether ``layers`` stride-2 convolutions halve an h x w image cleanly down to >= 2x2."""
+    return h == w and h % 2 ** layers == 0 and h >= 2 ** (layers + 1)
 
 
 @dataclass(frozen=True)
@@ -28,13 +34,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Fully connected networks of the reference (privGAN, MNIST)."""
+    """The networks: the reference's fully connected ones, or DCGAN-style convolutional ones."""
 
+    kind: str = "mlp"  # mlp (the reference) | conv (stride-2 convolutions; square images)
     latent_dim: int = 100  # size of z ~ N(0, I)
     generator_widths: tuple[int, ...] = (512, 512, 1024)  # hidden layers of G
     discriminator_widths: tuple[int, ...] = (2048, 512, 256)  # hidden layers of D_i and DP
     leaky_slope: float = 0.2  # LeakyReLU negative slope
-    first_layer_std: float = 0.02  # N(0, std) init of each network's first layer
+    first_layer_std: float = 0.02  # N(0, std) init of each MLP's first layer and of every convolution
+    conv_channels: tuple[int, ...] = (32, 64)  # conv: D's channels per stride-2 layer (G mirrors them)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""The reference networks (privGAN, MNIST), as per-class ensembles.
+"""The networks of a run, as per-class ensembles: the reference MLPs or DCGAN-style convs.
 
 - Generator G_i: z (latent) -> 512 -> 512 -> 1024 -> image, LeakyReLU(0.2),
   tanh output in [-1, 1].
 - Discriminator D_i: image -> 2048 -> 512 -> 256 -> 1 logit (sigmoid = P(real)).
 - Central discriminator DP: same body, N logits (softmax = P(owner k made it)).
 
-Widths, depth and latent size come from :class:`privshare.config.ModelConfig`.
+Widths, depth and latent size come from :class:`privshare.config.ModelConfig`;
+``model.kind = "conv"`` builds the same three roles from
+:mod:`privshare.models.conv` instead (same shapes in and out).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from privshare.config import ModelConfig
+from privshare.models.conv import EnsembleConvDiscriminator, EnsembleConvGenerator, square_side
 from privshare.models.ensemble import EnsembleMLP
 
 
@@ -34,6 +37,30 @@ class CentralDiscriminator(EnsembleMLP):
     """Per-class owner classifiers DP: x (M, B, D) -> logits (M, B, N)."""
 
 
+class ConvGenerator(EnsembleConvGenerator):
+    """Convolutional per-class generators: z (M, B, latent) -> images (M, B, D) in [-1, 1]."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(super().forward(z))
+
+
+class ConvDiscriminator(EnsembleConvDiscriminator):
+    """Convolutional per-class real/fake discriminators: x (M, B, D) -> logits (M, B)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).squeeze(-1)
+
+
+class ConvCentralDiscriminator(EnsembleConvDiscriminator):
+    """Convolutional per-class owner classifiers DP: x (M, B, D) -> logits (M, B, N)."""
+
+
+def _conv(cls, config: ModelConfig, *, models: int, data_dim: int, generator, **shape):
+    return cls(models=models, side=square_side(data_dim), channels=tuple(config.conv_channels),
+               leaky_slope=config.leaky_slope, std=config.first_layer_std, generator=generator,
+               **shape)
+
+
 def _build(cls: type[EnsembleMLP], config: ModelConfig, *, models: int, sizes: tuple[int, ...],
            generator: torch.Generator | None) -> EnsembleMLP:
     return cls(
@@ -47,16 +74,22 @@ def _build(cls: type[EnsembleMLP], config: ModelConfig, *, models: int, sizes: t
 
 def build_generator(
     config: ModelConfig, *, models: int, data_dim: int, generator: torch.Generator | None = None
-) -> Generator:
+) -> Generator | ConvGenerator:
     """G for ``models`` classes producing flattened images of ``data_dim`` pixels."""
+    if config.kind == "conv":
+        return _conv(ConvGenerator, config, models=models, data_dim=data_dim, generator=generator,
+                     latent=config.latent_dim)
     sizes = (config.latent_dim, *config.generator_widths, data_dim)
     return _build(Generator, config, models=models, sizes=sizes, generator=generator)
 
 
 def build_discriminator(
     config: ModelConfig, *, models: int, data_dim: int, generator: torch.Generator | None = None
-) -> Discriminator:
+) -> Discriminator | ConvDiscriminator:
     """D for ``models`` classes scoring flattened images of ``data_dim`` pixels."""
+    if config.kind == "conv":
+        return _conv(ConvDiscriminator, config, models=models, data_dim=data_dim,
+                     generator=generator, outputs=1)
     sizes = (data_dim, *config.discriminator_widths, 1)
     return _build(Discriminator, config, models=models, sizes=sizes, generator=generator)
 
@@ -68,7 +101,10 @@ def build_central_discriminator(
     data_dim: int,
     owners: int,
     generator: torch.Generator | None = None,
-) -> CentralDiscriminator:
+) -> CentralDiscriminator | ConvCentralDiscriminator:
     """DP for ``models`` classes telling which of ``owners`` generators made a fake."""
+    if config.kind == "conv":
+        return _conv(ConvCentralDiscriminator, config, models=models, data_dim=data_dim,
+                     generator=generator, outputs=owners)
     sizes = (data_dim, *config.discriminator_widths, owners)
     return _build(CentralDiscriminator, config, models=models, sizes=sizes, generator=generator)

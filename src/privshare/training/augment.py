@@ -26,20 +26,11 @@ Every draw comes from the ``rng`` passed in (the owner's own stream).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from privshare.config.schema import AUGMENTATIONS
+from privshare.models.conv import square_side
 BACKGROUND = -1.0
-
-
-def image_side(data_dim: int) -> int:
-    """Side of a square image of ``data_dim`` pixels; ValueError if not square."""
-    side = math.isqrt(data_dim)
-    if side * side != data_dim:
-        raise ValueError(f"{data_dim} pixels is not a square image; augmentation needs square images")
-    return side
 
 
 def _uniform(n: int, rng: torch.Generator, like: torch.Tensor) -> torch.Tensor:
@@ -89,7 +80,7 @@ def augment(x: torch.Tensor, ops: tuple[str, ...], *, rng: torch.Generator) -> t
     if not ops:
         return x
     c, b, dim = x.shape
-    side = image_side(dim)
+    side = square_side(dim)
     images = x.reshape(c * b, side, side)
     for name in ops:
         images = _OPS[name](images, rng)

@@ -134,3 +134,31 @@ def test_logan_aggregates_on_a_trained_run(tiny_run):
     np.testing.assert_allclose(dp.sum(0), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="aggregate='median'"):
         score("logan", tiny_run, owner=0, x=x, y=y, aggregate="median")
+
+
+def test_nonmembers_can_come_from_the_test_split():
+    """The paper's pools: members plus held-out test rows; the PCA reference leaves them out."""
+    run = StandInRun()
+    rng = np.random.default_rng(5)
+    x_test = rng.integers(0, 200, (90, 8, 8), dtype=np.uint8)
+    x_test[:, 0, :2] = 0  # no owner's mark: the knowing scorers call every test row a non-member
+    y_test = np.repeat(np.arange(2), 45)
+    config = replace(CONFIG, nonmembers_from="test", attacks=("gan", "privgan_d", "nn_gan"))
+    res = privacy_evaluation(run, x_train=run.x, partition=run.partition, reference=x_test,
+                             reference_labels=y_test, config=config, seed=0)
+    assert res.counts["0"]["nonmembers"] == [40, 40]  # capped by the config, drawn from 45 a class
+    auc = _values(res.rows, "auc")
+    assert all(v == 1.0 for k, v in auc.items() if k[0] in ("gan", "privgan_d"))
+    nonmembers = res.scores["gan/0/0/nonmembers"]
+    assert len(nonmembers) == 40 and np.all(nonmembers == 0)
+    with pytest.raises(ValueError, match="test split's labels"):
+        privacy_evaluation(run, x_train=run.x, partition=run.partition, reference=x_test,
+                           config=config, seed=0)
+
+
+def test_the_nonmember_split_setting_is_checked():
+    from privshare.config import ConfigError
+    from privshare.evaluation.config import eval_config_from_dict
+
+    with pytest.raises(ConfigError, match="nonmembers_from='holdout': train or test"):
+        eval_config_from_dict({"nonmembers_from": "holdout"})

@@ -67,6 +67,13 @@ def test_plan_of_the_paper_grid():
     assert all(m.mirror_of == f"privgan-f{m.f1:g}-f{m.f0:g}-s0" for m in mirrors)
 
 
+def test_test_split_nonmembers_admit_the_two_halves_cell():
+    cells = plan_cells(load_spec(grid="paper-halves"), root=Path("/x"))
+    assert {(c.method, c.f0, c.f1) for c in cells} == {("privgan", 0.5, 0.5), ("gan", 0.5, 0.5)}
+    with pytest.raises(ConfigError, match='more than 95% of a class .* nonmembers_from = "test"'):
+        spec_from_dict({"name": "x", "preset": "tiny", "fractions": [0.5]})
+
+
 @pytest.mark.parametrize("change, message", [
     ({"fractions": [0.0, 0.2]}, "in \\(0, 1\\)"),
     ({"colour": 1}, "unknown key"),

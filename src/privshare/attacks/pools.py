@@ -26,7 +26,7 @@ class AttackPool:
     owner: int
     cls: int
     members: np.ndarray  # int64, sorted: the owner's training rows
-    nonmembers: np.ndarray  # int64, sorted: rows no owner holds
+    nonmembers: np.ndarray  # int64, sorted: rows no owner holds (or test rows, offset past train)
     others: np.ndarray  # int64, sorted: other owners' training rows
 
     def counts(self) -> dict[str, int]:
@@ -42,12 +42,15 @@ def _sample(rows: np.ndarray, n: int, *, seed: int) -> np.ndarray:
 
 
 def draw_pools(
-    partition: Partition, *, owner: int, seed: int, members: int = 200, nonmembers: int = 800
+    partition: Partition, *, owner: int, seed: int, members: int = 200, nonmembers: int = 800,
+    nonmember_rows: dict[int, np.ndarray] | None = None,
 ) -> list[AttackPool]:
     """One :class:`AttackPool` per class of ``partition`` for ``owner``.
 
-    The non-member sample of a class depends only on ``seed`` and the class,
-    so every owner is attacked against the same non-members.
+    Non-members are drawn from ``nonmember_rows[c]`` (indices of class c's
+    candidates) when given, else from the train rows no owner holds. The
+    non-member sample of a class depends only on ``seed``, the class and the
+    candidates, so every owner is attacked against the same non-members.
     """
     if members < 1 or nonmembers < 1:
         raise ValueError(f"members={members} and nonmembers={nonmembers} must both be >= 1")
@@ -60,7 +63,8 @@ def draw_pools(
             owner=owner,
             cls=int(c),
             members=_sample(own, members, seed=derive_seed(seed, MEMBERS, owner, k)),
-            nonmembers=_sample(partition.nonmember_class_indices(c), nonmembers,
+            nonmembers=_sample(partition.nonmember_class_indices(c) if nonmember_rows is None
+                               else nonmember_rows[int(c)], nonmembers,
                                seed=derive_seed(seed, NONMEMBERS, k)),
             others=_sample(others, members, seed=derive_seed(seed, OTHERS, owner, k)),
         ))

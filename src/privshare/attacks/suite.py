@@ -105,18 +105,44 @@ def _attack_owner(run: Run, source: str, *, owner: int, pools: list[AttackPool],
                                 seed=seed, cls=R.ALL)
 
 
+def _candidates(config: EvalConfig, x_train: np.ndarray, labels: np.ndarray,
+                reference: np.ndarray, reference_labels: np.ndarray | None):
+    """Rows and labels the pools index, and each class's non-member candidates (None: train's)."""
+    if config.nonmembers_from == "train":
+        return x_train, labels, None
+    if reference_labels is None or len(reference_labels) != len(reference):
+        raise ValueError("nonmembers_from='test' needs the test split's labels beside its rows")
+    x = np.concatenate([x_train, reference])
+    y = np.concatenate([labels, reference_labels]).astype(np.int64)
+    offset = len(x_train)
+    return x, y, {int(c): offset + np.flatnonzero(reference_labels == c) for c in np.unique(labels)}
+
+
 def privacy_evaluation(
     run: Run, *, x_train: np.ndarray, partition: Partition, reference: np.ndarray,
-    config: EvalConfig, seed: int,
+    config: EvalConfig, seed: int, reference_labels: np.ndarray | None = None,
 ) -> PrivacyResult:
     """Run ``config.attacks`` on every owner of ``run`` for evaluation seed ``seed``.
 
     ``x_train``: the train split's uint8 images (the rows the partition
-    indexes); ``reference``: real rows in no pool (the test split), used to
-    fit the black-box attacker's PCA. Sources whose models the run lacks are
-    skipped.
+    indexes); ``reference``: real rows of no owner (the test split). With
+    ``config.nonmembers_from = "train"`` the non-members are train rows no
+    owner holds and the black-box attacker's PCA is fitted on ``reference``;
+    with ``"test"`` the non-members are drawn from ``reference`` (labels
+    ``reference_labels``) and the PCA is fitted on its rows left out of every
+    pool. Sources whose models the run lacks are skipped.
     """
     out = PrivacyResult()
+    x_rows, labels, candidates = _candidates(config, x_train, partition.labels, reference,
+                                             reference_labels)
+    root = run.config.seed
+    all_pools = [draw_pools(partition, owner=owner, seed=R.stream_seed(root, seed, R.POOLS),
+                            members=config.members, nonmembers=config.nonmembers,
+                            nonmember_rows=candidates)
+                 for owner in range(run.owners)]
+    if candidates is not None:  # the attacker's reference rows must not be its non-members
+        used = np.concatenate([p.nonmembers for p in all_pools[0]]) - len(x_train)
+        reference = np.delete(reference, used, axis=0)
     sources = [s for s in config.attacks if PLAN[s][1] in run.methods]
     skipped = sorted(set(config.attacks) - set(sources))
     if skipped:
@@ -125,10 +151,7 @@ def privacy_evaluation(
     if any(PLAN[s][0] == "monte_carlo" for s in sources):
         embed = make_embedding(config.blackbox_space, reference=reference,
                                components=config.blackbox_components)
-    root = run.config.seed
-    for owner in range(run.owners):
-        pools = draw_pools(partition, owner=owner, seed=R.stream_seed(root, seed, R.POOLS),
-                           members=config.members, nonmembers=config.nonmembers)
+    for owner, pools in enumerate(all_pools):
         out.counts[str(owner)] = {g: [p.counts()[k] for p in pools]
                                   for g, k in zip(GROUPS, ("members", "nonmembers", "others"))}
         for source in sources:
@@ -138,7 +161,6 @@ def privacy_evaluation(
                 options = {"samples_per_class": config.blackbox_samples, "embed": embed,
                            "seed": R.stream_seed(root, seed, R.BLACKBOX, method_index, owner)}
             log.info("attack %s on owner %d (seed %d)", source, owner, seed)
-            _attack_owner(run, source, owner=owner, pools=pools, x_train=x_train,
-                          labels=partition.labels, seed=seed, options=options, config=config,
-                          out=out)
+            _attack_owner(run, source, owner=owner, pools=pools, x_train=x_rows,
+                          labels=labels, seed=seed, options=options, config=config, out=out)
     return out

@@ -31,6 +31,7 @@ UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled"
 POOLED_SOURCES = ("real_pooled", "privgan_pooled")  # every owner's rows together (owner "all")
 PROTOCOLS = ("converged", "paper")
 NETWORK_NAMES = ("small", "reference")
+NONMEMBER_SPLITS = ("train", "test")
 ATTACK_SOURCES = (
     "gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_dp",
     "mc_gan", "mc_privgan", "nn_gan", "nn_privgan",
@@ -75,6 +76,7 @@ class EvalConfig:
     attacks: tuple[str, ...] = ATTACK_SOURCES  # subset of ATTACK_SOURCES
     members: int = 200  # members per owner and class in an attack pool (paper: 200)
     nonmembers: int = 800  # non-members per class (paper: pool of ~1000, base rate 0.2)
+    nonmembers_from: str = "train"  # train (rows no owner holds) | test (the test split, as the paper's Fig. 7)
     fpr_levels: tuple[float, ...] = (0.01, 0.001)  # report TPR at these false-positive rates
     confidence: float = 0.95  # Clopper-Pearson level of the TPR intervals
     bins: int = 50  # histogram bins of the total-variation distance (privGAN code: 50)
@@ -117,6 +119,8 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     _check(c.lr > 0, f"lr={c.lr} must be > 0")
     _check(all(0 < f < 1 for f in c.fpr_levels), f"fpr_levels={list(c.fpr_levels)}: each in (0, 1)")
     _check(0 < c.confidence < 1, f"confidence={c.confidence} must be in (0, 1), e.g. 0.95")
+    _check(c.nonmembers_from in NONMEMBER_SPLITS,
+           f"nonmembers_from={c.nonmembers_from!r}: {' or '.join(NONMEMBER_SPLITS)}")
     _check(c.blackbox_space in ("pca", "pixels"), f"blackbox_space={c.blackbox_space!r}: pca or pixels")
     _check(c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
            f"device={c.device!r}: cpu, cuda, cuda:N or auto")

@@ -146,7 +146,8 @@ def evaluate_run(
                                          seed=seed)
             t1 = time.perf_counter()
             privacy = privacy_evaluation(run, x_train=dataset.x_train, partition=partition,
-                                         reference=dataset.x_test, config=config, seed=seed)
+                                         reference=dataset.x_test, config=config, seed=seed,
+                                         reference_labels=dataset.y_test)
             rows += utility.rows + privacy.rows
             counts[str(seed)] = {
                 "training_rows": utility.sizes, "attack_pools": privacy.counts,

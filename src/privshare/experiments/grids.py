@@ -28,8 +28,9 @@ from typing import Any
 
 from privshare.config import ConfigError, RunConfig, load_config
 
-GRIDS = ("quick", "reduced", "paper", "paper-cells")
+GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
+NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
 _KEYS = {"name", "preset", "fractions", "other_fractions", "methods", "seeds", "symmetric",
          "set", "eval_seeds", "evaluator", "evaluate", "cells"}
 
@@ -68,6 +69,18 @@ class SweepSpec:
             "evaluator": self.evaluator, "evaluate": list(self.evaluation),
             **({"cells": [list(c) for c in self.cells]} if self.cells else {}),
         }
+
+    def max_owned(self) -> float:
+        """Largest share of a class the owners of one cell may hold together.
+
+        ``1 - NONMEMBER_MARGIN`` when the attacks draw non-members from the
+        train rows no owner holds (the default), 1 when they come from the
+        test split (``nonmembers_from = "test"`` in ``evaluate``).
+        """
+        from privshare.evaluation.config import load_eval_config
+
+        test = load_eval_config(overrides=self.evaluation).nonmembers_from == "test"
+        return 1.0 if test else 1 - NONMEMBER_MARGIN
 
     def privgan_pairs(self) -> list[tuple[float, float]]:
         """The (owner 0, owner 1) fractions of every privGAN cell, in grid order."""
@@ -129,9 +142,14 @@ def _validate(spec: SweepSpec, where: str) -> None:
         raise bad(f"fractions {list(fr)} / {list(cols)} repeat a value")
     if not spec.methods or set(spec.methods) - {"privgan", "gan"}:
         raise bad(f"methods {list(spec.methods)}: choose from ['gan', 'privgan']")
-    if min(fr) + min(cols) > 0.95:
-        raise bad(f"every privGAN cell gives the owners more than 95% of a class "
-                  f"(min fractions {min(fr)} + {min(cols)}); attacks need non-member rows")
+    if spec.evaluation:
+        from privshare.evaluation.config import load_eval_config
+
+        load_eval_config(overrides=spec.evaluation)  # raises ConfigError on a bad setting
+    if min(fr) + min(cols) > spec.max_owned() + 1e-9:
+        raise bad(f"every privGAN cell gives the owners more than {100 * spec.max_owned():g}% of "
+                  f"a class (min fractions {min(fr)} + {min(cols)}); attacks need non-member "
+                  "rows: lower the fractions or evaluate with nonmembers_from = \"test\"")
     if spec.symmetric and set(fr) != set(cols):
         raise bad("symmetric = true needs other_fractions equal to fractions")
     if ":" not in spec.evaluator:
@@ -139,10 +157,6 @@ def _validate(spec: SweepSpec, where: str) -> None:
     if not spec.seeds or not spec.eval_seeds:
         raise bad("seeds and eval_seeds need at least one value each")
     spec.base_config()  # raises ConfigError on a bad preset or override
-    if spec.evaluation:
-        from privshare.evaluation.config import load_eval_config
-
-        load_eval_config(overrides=spec.evaluation)  # raises ConfigError on a bad setting
 
 
 def load_spec(

@@ -50,7 +50,6 @@ STAGE_SWEEP = 5  # seeding stage of per-cell run seeds (after STAGE_EVALUATION =
 METHOD_INDEX = {"privgan": 0, "gan": 1}
 STORE_NAME = "results.sqlite"
 SAMPLES_PER_CLASS = 10  # synthetic images per class and owner kept in the store for the figures
-NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
 
 # progress(cell, event, detail): event is "start" | "done" | "failed"
 SweepProgress = Callable[[Cell, str, str], None]
@@ -107,10 +106,11 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
             mirror_of=mirror_of))
 
     every = sorted(set(spec.fractions) | set(spec.columns))
+    owned = spec.max_owned()
     for seed in spec.seeds:
         if "privgan" in spec.methods:
             for f0, f1 in spec.privgan_pairs():
-                if f0 + f1 > 1 - NONMEMBER_MARGIN:
+                if f0 + f1 > owned + 1e-9:
                     log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
                                 f0, f1)
                     continue
@@ -119,7 +119,7 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
                     cell_key("privgan", f1, f0, seed) if mirror else None)
         if "gan" in spec.methods:
             for f in every:  # owner 0's GAN serves every cell where an owner has f
-                partner = f if 2 * f <= 1 - NONMEMBER_MARGIN else every[0]
+                partner = f if 2 * f <= owned + 1e-9 else every[0]
                 add("gan", f, partner, seed)  # owner 1: a second replicate (at f when it fits)
     return cells
 

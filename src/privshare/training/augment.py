@@ -42,10 +42,13 @@ def _translation(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     r = max(1, round(side / 8))
     shift = torch.randint(-r, r + 1, (2, n), generator=rng, device=x.device)
     padded = torch.nn.functional.pad(x, (r, r, r, r), value=BACKGROUND)  # (n, side+2r, side+2r)
+    width = side + 2 * r
     grid = torch.arange(side, device=x.device)
-    rows = (grid[None, :] + r - shift[0][:, None])[:, :, None]  # (n, side, 1)
-    cols = (grid[None, :] + r - shift[1][:, None])[:, None, :]  # (n, 1, side)
-    return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols]
+    rows = grid[None, :] + r - shift[0][:, None]  # (n, side): source row of each output row
+    cols = grid[None, :] + r - shift[1][:, None]
+    index = (rows[:, :, None] * width + cols[:, None, :]).reshape(n, side * side)
+    # gather (backward: one scatter-add) is several times faster on CPU than 3-way fancy indexing
+    return padded.reshape(n, width * width).gather(1, index).reshape(n, side, side)
 
 
 def _cutout(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:

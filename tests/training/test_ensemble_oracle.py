@@ -38,7 +38,8 @@ def _slice_state(state: dict, c: int) -> dict:
     return {k: v[c : c + 1].clone() for k, v in state.items()}
 
 
-KINDS = {"mlp": (), "conv": ("model.kind='conv'", "model.conv_channels=[4, 8]")}
+KINDS = {"mlp": (), "conv": ("model.kind='conv'", "model.conv_channels=[4, 8]"),
+         "mlp-spectral": ("model.spectral_norm=true",)}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

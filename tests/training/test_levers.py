@@ -106,7 +106,8 @@ def test_without_levers_the_sampler_is_the_generator():
 
 
 def test_resume_with_levers_matches_uninterrupted(tmp_path):
-    cfg = tiny_config('train.augment=["translation", "cutout", "color"]', "train.ema_decay=0.8")
+    cfg = tiny_config('train.augment=["translation", "cutout", "color"]', "train.ema_decay=0.8",
+                      "model.spectral_norm=true")
 
     def make():
         return PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
@@ -120,10 +121,42 @@ def test_resume_with_levers_matches_uninterrupted(tmp_path):
     for a, b in zip(straight.owners, resumed.owners):
         for x, y in zip(a.sampler.state_dict().values(), b.sampler.state_dict().values()):
             assert torch.equal(x, y)
+        for x, y in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values()):
+            assert torch.equal(x, y)  # weights and the power-iteration vectors
     assert "ema" in load_checkpoint(ck, kind="privgan")["state"]["owners"][0]
 
 
+def test_spectral_norm_divides_each_model_by_its_own_largest_singular_value():
+    from privshare.models.ensemble import SpectralEnsembleLinear
+
+    layer = SpectralEnsembleLinear(3, 20, 7).double()
+    with torch.no_grad():
+        layer.weight[1] *= 10.0  # one model's scale must not leak into the others
+    x = torch.randn(3, 5, 20, dtype=torch.float64)
+    for _ in range(60):
+        layer(x)
+    torch.testing.assert_close(layer.sigma().detach(), torch.linalg.matrix_norm(layer.weight.detach(), ord=2))
+    layer.eval()
+    u = layer.u.clone()
+    out = layer(x)
+    assert torch.equal(layer.u, u)  # scoring does not move the estimate
+    w = (layer.weight / layer.sigma()[:, None, None]).detach()
+    torch.testing.assert_close(out, torch.baddbmm(layer.bias, x, w))
+    torch.testing.assert_close(torch.linalg.matrix_norm(w, ord=2), torch.ones(3, dtype=torch.float64))
+
+
+def test_spectral_norm_is_on_local_discriminators_only():
+    from privshare.models.ensemble import SpectralEnsembleLinear
+
+    t = PrivGANTrainer(config=tiny_config("model.spectral_norm=true"), rows=tiny_rows(), device=CPU)
+    assert all(isinstance(layer, SpectralEnsembleLinear) for o in t.owners
+               for layer in o.discriminator.layers)
+    assert not any(isinstance(layer, SpectralEnsembleLinear) for layer in t.central.network.layers)
+    assert not any(isinstance(layer, SpectralEnsembleLinear) for layer in t.owners[0].generator.layers)
+
+
 @pytest.mark.parametrize("override, message", [
+    ("model.spectral_norm=true", "model.kind='mlp' only"),
     ('train.augment=["flip"]', "train.augment=['flip']"),
     ('train.augment=["cutout", "cutout"]', "distinct names"),
     ("train.ema_decay=1.0", "train.ema_decay=1.0 must be in [0, 1)"),
@@ -134,8 +167,9 @@ def test_resume_with_levers_matches_uninterrupted(tmp_path):
     ("model.first_layer_std=-1", "model.first_layer_std=-1.0"),
 ])
 def test_bad_lever_settings_name_the_key(override, message):
+    extra = ("model.kind='conv'",) if override.startswith("model.spectral") else ()
     with pytest.raises(ConfigError, match=re.escape(message)):
-        tiny_config(override)
+        tiny_config(override, *extra)
 
 
 def test_non_finite_losses_stop_the_training_with_an_error():

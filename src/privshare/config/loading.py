@@ -210,6 +210,8 @@ def validate(config: RunConfig) -> None:
            "(0 = no moving average)")
     _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
     _check(m.kind in MODEL_KINDS, f"model.kind={m.kind!r}: choose {' or '.join(MODEL_KINDS)}")
+    _check(not (m.spectral_norm and m.kind == "conv"),
+           "model.spectral_norm=true is implemented for model.kind='mlp' only; set one of them")
     _check(bool(m.conv_channels) and all(c >= 1 for c in m.conv_channels),
            f"model.conv_channels={list(m.conv_channels)}: one or more positive channel counts, "
            "e.g. [32, 64]")

@@ -43,6 +43,7 @@ class ModelConfig:
     leaky_slope: float = 0.2  # LeakyReLU negative slope
     first_layer_std: float = 0.02  # N(0, std) init of each MLP's first layer and of every convolution
     conv_channels: tuple[int, ...] = (32, 64)  # conv: D's channels per stride-2 layer (G mirrors them)
+    spectral_norm: bool = False  # spectral normalisation of every layer of each local D_i (mlp only; not DP)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,39 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+class SpectralEnsembleLinear(EnsembleLinear):
+    """:class:`EnsembleLinear` whose weight is divided by its spectral norm, per model.
+
+    Miyato et al. (SNGAN, ICLR 2018): one power iteration per training
+    forward pass estimates each model's largest singular value sigma_m; the
+    layer uses W_m / sigma_m, so each model's map is about 1-Lipschitz. The
+    power-iteration vector ``u`` (M, out) is a buffer (saved and restored);
+    in eval mode it is not updated, so scoring is deterministic.
+    """
+
+    def __init__(self, models: int, in_features: int, out_features: int) -> None:
+        super().__init__(models, in_features, out_features)
+        u = torch.nn.functional.normalize(torch.ones(models, out_features), dim=1)
+        self.register_buffer("u", u)
+
+    def sigma(self) -> torch.Tensor:
+        """(M,) estimated spectral norms (one power step in training mode)."""
+        w = self.weight  # (M, in, out)
+        u = self.u
+        if self.training:
+            with torch.no_grad():
+                v = torch.nn.functional.normalize(torch.bmm(w, u[:, :, None])[..., 0], dim=1)
+                u = torch.nn.functional.normalize(torch.bmm(w.transpose(1, 2), v[:, :, None])[..., 0],
+                                                  dim=1, eps=1e-12)
+                self.u.copy_(u)
+        v = torch.nn.functional.normalize(torch.bmm(w, u[:, :, None])[..., 0], dim=1).detach()
+        return torch.einsum("mi,mio,mo->m", v, w, u)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight / self.sigma()[:, None, None]
+        return torch.baddbmm(self.bias, x, w)
+
+
 class EnsembleMLP(nn.Module):
     """M stacked MLPs with LeakyReLU between layers and raw logits out.
 
@@ -71,6 +104,8 @@ class EnsembleMLP(nn.Module):
         Glorot-uniform, as in the reference.
     generator : torch.Generator, optional
         Random stream for the initialisation.
+    spectral_norm : bool
+        Spectral normalisation of every layer (:class:`SpectralEnsembleLinear`).
     """
 
     def __init__(
@@ -81,6 +116,7 @@ class EnsembleMLP(nn.Module):
         leaky_slope: float = 0.2,
         first_layer_std: float = 0.02,
         generator: torch.Generator | None = None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         if len(sizes) < 2:
@@ -88,8 +124,9 @@ class EnsembleMLP(nn.Module):
         self.models = models
         self.sizes = tuple(int(s) for s in sizes)
         self.leaky_slope = leaky_slope
+        layer = SpectralEnsembleLinear if spectral_norm else EnsembleLinear
         self.layers = nn.ModuleList(
-            EnsembleLinear(models, a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])
+            layer(models, a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:])
         )
         self.reset_parameters(first_layer_std=first_layer_std, generator=generator)
 

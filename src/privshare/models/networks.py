@@ -62,13 +62,14 @@ def _conv(cls, config: ModelConfig, *, models: int, data_dim: int, generator, **
 
 
 def _build(cls: type[EnsembleMLP], config: ModelConfig, *, models: int, sizes: tuple[int, ...],
-           generator: torch.Generator | None) -> EnsembleMLP:
+           generator: torch.Generator | None, spectral_norm: bool = False) -> EnsembleMLP:
     return cls(
         models=models,
         sizes=sizes,
         leaky_slope=config.leaky_slope,
         first_layer_std=config.first_layer_std,
         generator=generator,
+        spectral_norm=spectral_norm,
     )
 
 
@@ -91,7 +92,8 @@ def build_discriminator(
         return _conv(ConvDiscriminator, config, models=models, data_dim=data_dim,
                      generator=generator, outputs=1)
     sizes = (data_dim, *config.discriminator_widths, 1)
-    return _build(Discriminator, config, models=models, sizes=sizes, generator=generator)
+    return _build(Discriminator, config, models=models, sizes=sizes, generator=generator,
+                  spectral_norm=config.spectral_norm)
 
 
 def build_central_discriminator(

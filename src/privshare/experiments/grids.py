@@ -32,7 +32,7 @@ GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
 _KEYS = {"name", "preset", "fractions", "other_fractions", "methods", "seeds", "symmetric",
-         "set", "eval_seeds", "evaluator", "evaluate", "cells"}
+         "set", "eval_seeds", "evaluator", "evaluate", "cells", "cpus_per_cell", "gpus_per_cell"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class SweepSpec:
     evaluator: str = EVALUATOR  # "module:function" called as f(run, seeds=eval_seeds) -> rows
     evaluation: tuple[str, ...] = ()  # "key=value" evaluation settings (TOML key `evaluate`)
     cells: tuple[tuple[float, float], ...] = ()  # explicit privGAN (f0, f1) cells instead of the cross
+    cpus_per_cell: float = 1.0  # what each cell asks of a Ray cluster (--engine ray)
+    gpus_per_cell: float = 0.0  # fractions let several cells share one GPU
 
     @property
     def columns(self) -> tuple[float, ...]:
@@ -68,6 +70,8 @@ class SweepSpec:
             "set": list(self.overrides), "eval_seeds": list(self.eval_seeds),
             "evaluator": self.evaluator, "evaluate": list(self.evaluation),
             **({"cells": [list(c) for c in self.cells]} if self.cells else {}),
+            **({"cpus_per_cell": self.cpus_per_cell} if self.cpus_per_cell != 1.0 else {}),
+            **({"gpus_per_cell": self.gpus_per_cell} if self.gpus_per_cell else {}),
         }
 
     def max_owned(self) -> float:
@@ -110,6 +114,8 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
         evaluator=str(data.get("evaluator", EVALUATOR)),
         evaluation=tuple(str(s) for s in data.get("evaluate", ())),
         cells=tuple(_pair(c, where) for c in data.get("cells", ())),
+        cpus_per_cell=float(data.get("cpus_per_cell", 1.0)),
+        gpus_per_cell=float(data.get("gpus_per_cell", 0.0)),
     )
     _validate(spec, where)
     return spec
@@ -154,6 +160,9 @@ def _validate(spec: SweepSpec, where: str) -> None:
         raise bad("symmetric = true needs other_fractions equal to fractions")
     if ":" not in spec.evaluator:
         raise bad(f"evaluator {spec.evaluator!r} must look like 'package.module:function'")
+    if spec.cpus_per_cell <= 0 or spec.gpus_per_cell < 0:
+        raise bad(f"cpus_per_cell {spec.cpus_per_cell:g} must be > 0 and gpus_per_cell "
+                  f"{spec.gpus_per_cell:g} >= 0")
     if not spec.seeds or not spec.eval_seeds:
         raise bad("seeds and eval_seeds need at least one value each")
     spec.base_config()  # raises ConfigError on a bad preset or override

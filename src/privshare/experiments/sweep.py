@@ -23,16 +23,12 @@ import importlib
 import io
 import json
 import logging
-import os
 import platform
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +36,7 @@ import numpy as np
 
 import privshare
 from privshare.config import RunConfig, config_from_dict, config_to_dict
+from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
 from privshare.experiments.store import Cell, CellSpec, ResultStore
 from privshare.seeding import derive_seed
@@ -167,7 +164,7 @@ def execute_cell(config_json: str, *, eval_seeds: tuple[int, ...], threads: int 
                  evaluator: str = EVALUATOR, eval_settings: tuple[str, ...] = ()) -> dict[str, Any]:
     """Train and evaluate one cell; returns rows, artifacts and the time taken.
 
-    Runs in a worker process when ``--workers`` > 1 (``threads=1`` there).
+    Runs in a Ray worker process with the ray engine or ``--workers`` > 1.
     ``evaluator`` is ``"module:function"``, called as ``f(run, seeds=...)``,
     plus ``config=`` the evaluation settings built from ``eval_settings``
     (``key=value`` strings) when there are any.
@@ -249,21 +246,31 @@ def run_sweep(
     retry_failed: bool = True,
     drop_models: bool = False,
     progress: SweepProgress | None = None,
+    engine: EngineSettings | None = None,
 ) -> SweepResult:
     """Run (or resume) every unfinished cell of ``spec`` under ``out_dir / spec.name``.
 
-    ``workers`` > 1 runs cells in that many spawned processes, each with
-    ``threads`` torch threads (default 1); with one worker the cells run in
-    this process (``threads`` None keeps torch's default). Small networks run
-    fastest on one thread. A cell that raises is marked failed; the others go on.
+    ``engine`` says where cells run (:mod:`privshare.experiments.engines`):
+    in this process (``local``, the default, with ``threads`` torch threads;
+    None keeps torch's default) or as Ray tasks. ``workers`` > 1 with the
+    local engine runs that many cells at once as tasks of a Ray instance
+    started on this machine, one CPU and one thread each (small networks
+    run fastest on one thread). Whatever the engine, this process alone
+    writes the store. A cell that raises is marked failed; the others go on.
     ``drop_models`` deletes a cell's model files once its results are stored
     (reports never need them; the paper grid's models take tens of GB).
     """
     if workers < 1:
-        raise ValueError(f"workers={workers}: use 1 (in this process) or more processes")
+        raise ValueError(f"workers={workers}: use 1 (in this process) or more")
+    settings = engine or EngineSettings()
+    if settings.engine == "local" and workers > 1:
+        settings = replace(settings, engine="ray", local_cpus=workers, cpus=1.0)
+    if settings.engine == "ray" and threads is None:
+        threads = max(1, int(settings.cpus))
     start = time.perf_counter()
     root = Path(out_dir) / spec.name
-    with _lock(root), ResultStore(root / STORE_NAME, create=True) as store:
+    with open_engine(settings) as runner, _lock(root), \
+            ResultStore(root / STORE_NAME, create=True) as store:
         info = {"privshare": privshare.__version__, "python": platform.python_version(),
                 "numpy": np.__version__, "workers": workers}
         store.initialise(spec=spec.to_dict(), cells=plan_cells(spec, root=root), info=info)
@@ -272,57 +279,17 @@ def run_sweep(
         todo = [c for c in store.cells(status=wanted) if c.mirror_of is None]
         failed: dict[str, str] = {}
         drop = root if drop_models else None
-        jobs = [(c, _cell_json(store, c, root)) for c in todo]
-        if workers == 1:
-            for cell, cfg in jobs:
-                store.mark_running(cell.id)
-                if progress:
-                    progress(cell, "start", "")
-                _record(store, cell, _guarded(cfg, spec, threads), failed,
-                        progress, drop)
-        else:
-            _run_pool(store, jobs, spec=spec, workers=workers, threads=threads or 1,
-                      failed=failed, progress=progress, drop_under=drop)
+
+        def started(cell: Cell) -> None:
+            store.mark_running(cell.id)
+            if progress:
+                progress(cell, "start", "")
+
+        def finished(cell: Cell, outcome: dict) -> None:
+            _record(store, cell, outcome, failed, progress, drop)
+
+        jobs = [(c, (_cell_json(store, c, root), spec, threads)) for c in todo]
+        runner.run(_guarded, jobs, started=started, finished=finished)
         total = len(store.cells())
     return SweepResult(root=root, store=root / STORE_NAME, cells=total, already_done=already,
                        ran=len(todo), failed=failed, elapsed_s=time.perf_counter() - start)
-
-
-def _init_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def _run_pool(store: ResultStore, jobs: list[tuple[Cell, str]], *, spec: SweepSpec, workers: int,
-              threads: int, failed: dict[str, str],
-              progress: SweepProgress | None, drop_under: Path | None) -> None:
-    """Cells in ``workers`` spawned processes; results are written by this process only."""
-    ctx = get_context("spawn")
-
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
-
-    queue, pending, pool = list(jobs), {}, new_pool()
-    try:
-        while queue or pending:
-            while queue and len(pending) < workers:  # "running" means a worker has it
-                cell, cfg = queue.pop(0)
-                store.mark_running(cell.id)
-                if progress:
-                    progress(cell, "start", "")
-                try:
-                    fut = pool.submit(_guarded, cfg, spec, threads)
-                except BrokenProcessPool:  # a worker died earlier: start a fresh pool
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = new_pool()
-                    fut = pool.submit(_guarded, cfg, spec, threads)
-                pending[fut] = cell
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                cell = pending.pop(fut)
-                try:
-                    outcome = fut.result()
-                except Exception as err:  # the worker process itself died (OOM, signal)
-                    outcome = {"error": f"worker process failed: {err!r}"}
-                _record(store, cell, outcome, failed, progress, drop_under)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

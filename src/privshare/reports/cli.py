@@ -28,11 +28,12 @@ def _fail(err: Exception) -> None:
 
 def _errors() -> tuple[type[Exception], ...]:
     from privshare.config import ConfigError
+    from privshare.experiments.engines import EngineError
     from privshare.experiments.store import StoreError
     from privshare.experiments.sweep import SweepError
     from privshare.reports.results import ResultsError
 
-    return ConfigError, StoreError, SweepError, ResultsError, ValueError
+    return ConfigError, EngineError, StoreError, SweepError, ResultsError, ValueError
 
 
 def _print_report(report) -> None:
@@ -48,7 +49,8 @@ def sweep(
     grid: Annotated[Optional[str], typer.Option("--grid", "-g", help="quick | paper")] = None,
     out_dir: Annotated[Path, typer.Option(help="Parent folder of sweep folders.")] = Path("sweeps"),
     name: Annotated[Optional[str], typer.Option(help="Sweep folder name (default: the spec's).")] = None,
-    workers: Annotated[int, typer.Option(help="Cells trained at once, in separate processes.")] = 1,
+    workers: Annotated[int, typer.Option(
+        help="Cells trained at once on this machine (> 1: tasks of a local Ray instance).")] = 1,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads per cell (workers > 1: 1).")] = None,
     symmetric: Annotated[Optional[bool], typer.Option(
         "--symmetric/--both-orders", help="Train privGAN only for f0 <= f1 and mirror the rest.")] = None,
@@ -57,10 +59,18 @@ def sweep(
         help="Delete a cell's model files once its results are stored (saves tens of GB).")] = False,
     report: Annotated[bool, typer.Option(help="Build report.html when the sweep ends.")] = True,
     export: Annotated[Optional[str], typer.Option(help="Also export the rows: csv | parquet.")] = None,
+    engine: Annotated[str, typer.Option(help="local (this process) | ray (one Ray task per cell).")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster to join (host:port or auto); default: start Ray on this machine.")] = None,
+    cpus_per_cell: Annotated[Optional[float], typer.Option(
+        help="CPUs each Ray task asks for (default: the grid's, 1).")] = None,
+    gpus_per_cell: Annotated[Optional[float], typer.Option(
+        help="GPUs each Ray task asks for, fractions allowed (default: the grid's, 0).")] = None,
 ) -> None:
     """Train and evaluate every unfinished cell of a grid; resumes after a kill."""
     from privshare.experiments.grids import load_spec
     from privshare.experiments.store import ResultStore
+    from privshare.experiments.engines import EngineSettings
     from privshare.experiments.sweep import run_sweep
 
     def progress(cell, event: str, detail: str) -> None:
@@ -70,8 +80,13 @@ def sweep(
     try:
         spec = load_spec(grid=grid, path=spec_file,
                          overrides={"symmetric": symmetric, "name": name})
+        settings = EngineSettings(
+            engine=engine, address=address,
+            cpus=spec.cpus_per_cell if cpus_per_cell is None else cpus_per_cell,
+            gpus=spec.gpus_per_cell if gpus_per_cell is None else gpus_per_cell)
         result = run_sweep(spec, out_dir=out_dir, workers=workers, threads=threads,
-                           retry_failed=retry_failed, drop_models=drop_models, progress=progress)
+                           retry_failed=retry_failed, drop_models=drop_models, progress=progress,
+                           engine=settings)
     except _errors() as err:
         _fail(err)
     console.print(f"sweep {result.root}: {result.cells} cells, {result.already_done} were done, "

@@ -39,7 +39,7 @@ def _slice_state(state: dict, c: int) -> dict:
 
 
 KINDS = {"mlp": (), "conv": ("model.kind='conv'", "model.conv_channels=[4, 8]"),
-         "mlp-spectral": ("model.spectral_norm=true",)}
+         "mlp-spectral": ("model.spectral_norm=true",), "mlp-minibatch-std": ("model.minibatch_std=2",)}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

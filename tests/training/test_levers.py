@@ -155,7 +155,39 @@ def test_spectral_norm_is_on_local_discriminators_only():
     assert not any(isinstance(layer, SpectralEnsembleLinear) for layer in t.owners[0].generator.layers)
 
 
+def _mbstd_discriminator():
+    from privshare.models import build_discriminator
+
+    model = tiny_config("model.minibatch_std=2", "train.batch_size=6").model
+    d = build_discriminator(model, models=2, data_dim=64).double()
+    with torch.no_grad():
+        d.std_weight.fill_(1.5)
+    return d
+
+
+def test_minibatch_std_sees_variety_in_training_and_is_left_out_when_scoring():
+    d = _mbstd_discriminator()
+    x = torch.randn(2, 4, 64, dtype=torch.float64)
+    same = x[:, :1].repeat(1, 4, 1)  # a collapsed batch: every row alike
+    d.eval()
+    plain, plain_same = d(x), d(same)
+    d.train()
+    torch.testing.assert_close(d(same), plain_same)  # zero spread: nothing added
+    assert torch.all(d(x) > plain)  # varied rows: w * spread > 0 added
+    d.eval()
+    assert torch.equal(d(x), plain)  # scoring ignores the batch
+
+
+def test_minibatch_std_groups_never_mix_the_real_and_fake_halves():
+    d = _mbstd_discriminator().train()
+    real, fake = torch.randn(2, 4, 64, dtype=torch.float64), torch.randn(2, 4, 64, dtype=torch.float64)
+    before = d(torch.cat([real, fake], dim=1))[:, 4:]
+    after = d(torch.cat([real * 3.0, fake], dim=1))[:, 4:]
+    assert torch.equal(before, after)
+
+
 @pytest.mark.parametrize("override, message", [
+    ("model.minibatch_std=5", "model.minibatch_std=5: 0 (off) or a group size >= 2 that divides"),
     ("model.spectral_norm=true", "model.kind='mlp' only"),
     ('train.augment=["flip"]', "train.augment=['flip']"),
     ('train.augment=["cutout", "cutout"]', "distinct names"),
@@ -168,6 +200,7 @@ def test_spectral_norm_is_on_local_discriminators_only():
 ])
 def test_bad_lever_settings_name_the_key(override, message):
     extra = ("model.kind='conv'",) if override.startswith("model.spectral") else ()
+    extra += ("train.batch_size=8",) if override.startswith("model.minibatch") else ()
     with pytest.raises(ConfigError, match=re.escape(message)):
         tiny_config(override, *extra)
 

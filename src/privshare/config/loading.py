@@ -210,6 +210,10 @@ def validate(config: RunConfig) -> None:
            "(0 = no moving average)")
     _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
     _check(m.kind in MODEL_KINDS, f"model.kind={m.kind!r}: choose {' or '.join(MODEL_KINDS)}")
+    g = m.minibatch_std
+    _check(g == 0 or (g >= 2 and m.kind == "mlp" and t.batch_size % g == 0),
+           f"model.minibatch_std={g}: 0 (off) or a group size >= 2 that divides train.batch_size="
+           f"{t.batch_size}, with model.kind='mlp'")
     _check(not (m.spectral_norm and m.kind == "conv"),
            "model.spectral_norm=true is implemented for model.kind='mlp' only; set one of them")
     _check(bool(m.conv_channels) and all(c >= 1 for c in m.conv_channels),

@@ -44,6 +44,7 @@ class ModelConfig:
     first_layer_std: float = 0.02  # N(0, std) init of each MLP's first layer and of every convolution
     conv_channels: tuple[int, ...] = (32, 64)  # conv: D's channels per stride-2 layer (G mirrors them)
     spectral_norm: bool = False  # spectral normalisation of every layer of each local D_i (mlp only; not DP)
+    minibatch_std: int = 0  # D_i (mlp): group size of the minibatch-std logit term against mode collapse (0 = off)
 
 
 @dataclass(frozen=True)

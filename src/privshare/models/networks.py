@@ -27,10 +27,38 @@ class Generator(EnsembleMLP):
 
 
 class Discriminator(EnsembleMLP):
-    """Per-class real/fake discriminators: x (M, B, D) -> logits (M, B)."""
+    """Per-class real/fake discriminators: x (M, B, D) -> logits (M, B).
+
+    With ``minibatch_std = g > 0`` (training mode only) each logit also gets
+    ``w_m * s``, where s is the standard deviation of the last hidden layer's
+    activations over the row's group of g consecutive rows, averaged over the
+    features (Karras et al. 2018's minibatch standard deviation, entering
+    additively): D can tell a batch of near-identical fakes from a varied
+    real batch, and G_i is pushed towards variety. Groups never straddle the
+    real and fake halves of D_i's batch as long as g divides the batch. The
+    term enters the logit additively, so in eval mode (scoring single rows,
+    as the white-box attacks do) it is left out, which shifts every row's
+    logit by the same amount and leaves any ranking of rows unchanged.
+    """
+
+    def __init__(self, *, minibatch_std: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.group = minibatch_std
+        if minibatch_std:
+            self.std_weight = torch.nn.Parameter(torch.zeros(self.models))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x).squeeze(-1)
+        if not (self.group and self.training):
+            return super().forward(x).squeeze(-1)
+        h = x
+        for layer in self.layers[:-1]:
+            h = torch.nn.functional.leaky_relu(layer(h), self.leaky_slope)
+        out = self.layers[-1](h).squeeze(-1)  # (M, N)
+        m, n, f = h.shape
+        groups = h.reshape(m, n // self.group, self.group, f)
+        spread = groups.float().std(dim=2, unbiased=False).mean(dim=-1)  # (M, N / g)
+        spread = spread.repeat_interleave(self.group, dim=1).to(out.dtype)
+        return out + self.std_weight[:, None].to(out.dtype) * spread
 
 
 class CentralDiscriminator(EnsembleMLP):
@@ -62,14 +90,14 @@ def _conv(cls, config: ModelConfig, *, models: int, data_dim: int, generator, **
 
 
 def _build(cls: type[EnsembleMLP], config: ModelConfig, *, models: int, sizes: tuple[int, ...],
-           generator: torch.Generator | None, spectral_norm: bool = False) -> EnsembleMLP:
+           generator: torch.Generator | None, **extra) -> EnsembleMLP:
     return cls(
         models=models,
         sizes=sizes,
         leaky_slope=config.leaky_slope,
         first_layer_std=config.first_layer_std,
         generator=generator,
-        spectral_norm=spectral_norm,
+        **extra,
     )
 
 
@@ -93,7 +121,7 @@ def build_discriminator(
                      generator=generator, outputs=1)
     sizes = (data_dim, *config.discriminator_widths, 1)
     return _build(Discriminator, config, models=models, sizes=sizes, generator=generator,
-                  spectral_norm=config.spectral_norm)
+                  spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std)
 
 
 def build_central_discriminator(

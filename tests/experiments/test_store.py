@@ -101,11 +101,20 @@ def test_export_csv_has_one_line_per_row(store, tmp_path):
     with path.open() as fh:
         lines = list(csv.DictReader(fh))
     assert len(lines) == 12 and lines[0]["cell"] == "privgan-2" and float(lines[0]["f0"]) == pytest.approx(0.3)
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        with pytest.raises(StoreError, match="pyarrow"):
-            store.export(tmp_path / "out.parquet", fmt="parquet")
+
+
+def test_export_parquet_holds_the_same_rows_as_csv(store, tmp_path):
+    import pyarrow.parquet as pq
+
+    store.finish(store.cells()[2].id, rows=_rows(), artifacts={}, elapsed_s=1.0)
+    with store.export(tmp_path / "out.csv").open() as fh:
+        lines = list(csv.DictReader(fh))
+    table = pq.read_table(store.export(tmp_path / "out.parquet", fmt="parquet")).to_pylist()
+    assert len(table) == len(lines) == 12
+    assert [r["cell"] for r in table] == [r["cell"] for r in lines]
+    assert [r["value"] for r in table] == pytest.approx([float(r["value"]) for r in lines])
+    with pytest.raises(StoreError, match="export format 'xlsx'"):
+        store.export(tmp_path / "out.xlsx", fmt="xlsx")
 
 
 WRITER = textwrap.dedent("""

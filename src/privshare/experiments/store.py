@@ -259,7 +259,7 @@ class ResultStore:
 
     # -- export -------------------------------------------------------------
     def export(self, path: str | Path, *, fmt: str = "csv") -> Path:
-        """Write :meth:`results` as CSV, or Parquet when pyarrow is installed."""
+        """Write :meth:`results` as CSV or Parquet (pyarrow, a dependency)."""
         rows, path = self.results(), Path(path)
         columns = ["cell", "method", "f0", "f1", "seed", "run_seed", *RESULT_COLUMNS, "mirrored"]
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@
       owner_<j>/synthetic_<method>.npz   labelled synthetic rows (x uint8, y int64)
       owner_<j>/grid_<method>.png        one row of samples per class
       checkpoints/*.pt            resumable training state
+      .run.lock                   held while a process trains or evaluates the run
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class RunLayout:
     @property
     def manifest(self) -> Path:
         return self.root / "run.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".run.lock"
 
     @property
     def partition(self) -> Path:

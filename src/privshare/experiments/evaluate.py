@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from privshare.artifacts import Run, RunLayout, load_run
+from privshare.artifacts.lock import exclusive
 from privshare.attacks import privacy_evaluation
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
 from privshare.evaluation.config import validate_eval_config
@@ -129,6 +130,16 @@ def evaluate_run(
     """
     run = run_or_path if isinstance(run_or_path, Run) else load_run(run_or_path)
     config = _settings(config, samples, epochs, seeds)
+    if not write:
+        return _evaluate(run, config, write=False)
+    with exclusive(RunLayout(run.root).lock, lambda: EvaluationError(
+            f"another privshare process is training or evaluating {str(run.root)!r}; "
+            "wait for it, then evaluate again")):
+        return _evaluate(run, config, write=True)
+
+
+def _evaluate(run: Run, config: EvalConfig, *, write: bool) -> Evaluation:
+    """:func:`evaluate_run` after its settings are checked (and its lock taken when writing)."""
     seeds = config.seeds
     if not run.methods:
         raise EvaluationError(f"{run.root} has no trained models; train it first (privshare train)")

@@ -28,6 +28,7 @@ from privshare.artifacts import (
     save_model_file,
     save_npz_atomic,
 )
+from privshare.artifacts.lock import exclusive
 from privshare.config import RunConfig, config_to_dict, save_config
 from privshare.data import Dataset, Partition, save_partition
 from privshare.data.prepare import prepare_data
@@ -80,12 +81,16 @@ def _open_folder(config: RunConfig, layout: RunLayout) -> None:
                 "pick another run.name / --name, or delete the folder to start over"
             )
         return
-    if layout.root.exists() and any(layout.root.iterdir()):
-        raise RunExistsError(
-            f"{str(layout.root)!r} exists and is not a privshare run; choose another name"
-        )
     layout.root.mkdir(parents=True, exist_ok=True)
     save_config(config, layout.config)
+
+
+def _refuse_foreign(layout: RunLayout) -> None:
+    """A folder that exists, holds files and no run config is not ours to write into."""
+    if (layout.root.exists() and not layout.config.is_file()
+            and any(p != layout.lock for p in layout.root.iterdir())):
+        raise RunExistsError(
+            f"{str(layout.root)!r} exists and is not a privshare run; choose another name")
 
 
 def _manifest(config: RunConfig, dataset: Dataset, partition: Partition, device) -> dict:
@@ -183,6 +188,16 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
     device = resolve_device(config.train.device)
     dataset, partition = prepare_data(config)  # raises before anything is written
     layout = RunLayout(Path(config.out_dir) / config.name)
+    _refuse_foreign(layout)
+    with exclusive(layout.lock, lambda: RunExistsError(
+            f"another privshare process is training or evaluating {str(layout.root)!r}; "
+            "wait for it or stop it first")):
+        return _run_in(config, layout, dataset, partition, device, progress)
+
+
+def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
+            device: torch.device, progress: ProgressFn | None) -> Run:
+    """:func:`run_experiment`'s work, with the run folder's lock held."""
     _open_folder(config, layout)
     if not layout.partition.is_file():
         save_partition(partition, layout.partition)

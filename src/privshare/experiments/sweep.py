@@ -18,7 +18,6 @@ from the run's checkpoints) and, by default, the failed ones.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import importlib
 import io
 import json
@@ -26,8 +25,7 @@ import logging
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from typing import Any
 import numpy as np
 
 import privshare
+from privshare.artifacts.lock import exclusive
 from privshare.config import RunConfig, config_from_dict, config_to_dict
 from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
@@ -121,17 +120,10 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
     return cells
 
 
-@contextmanager
-def _lock(root: Path) -> Iterator[None]:
+def _lock(root: Path):
     """One sweep process per folder (the kernel drops the lock if the process dies)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".sweep.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise SweepError(f"another sweep process is working on {str(root)!r}; wait for it "
-                             "or stop it first") from err
-        yield
+    return exclusive(root / ".sweep.lock", lambda: SweepError(
+        f"another sweep process is working on {str(root)!r}; wait for it or stop it first"))
 
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:

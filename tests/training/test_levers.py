@@ -188,6 +188,9 @@ def test_minibatch_std_groups_never_mix_the_real_and_fake_halves():
 
 @pytest.mark.parametrize("override, message", [
     ("model.minibatch_std=5", "model.minibatch_std=5: 0 (off) or a group size >= 2 that divides"),
+    ("seed=-1", "seed=-1 must be in [0, 2**63)"),
+    ("seed=99999999999999999999", "seed=99999999999999999999 must be in [0, 2**63)"),
+    ('train.device="tpu"', "train.device='tpu': auto, cpu, cuda or cuda:N"),
     ("model.spectral_norm=true", "model.kind='mlp' only"),
     ('train.augment=["flip"]', "train.augment=['flip']"),
     ('train.augment=["cutout", "cutout"]', "distinct names"),

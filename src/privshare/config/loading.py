@@ -172,6 +172,10 @@ def _check(ok: bool, message: str) -> None:
 def validate(config: RunConfig) -> None:
     """Range checks that a type hint cannot express."""
     d, t, m = config.data, config.train, config.model
+    _check(0 <= config.seed < 2 ** 63, f"seed={config.seed} must be in [0, 2**63), e.g. 0")
+    dev = t.device
+    _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
+           f"train.device={dev!r}: auto, cpu, cuda or cuda:N")
     fr = d.fractions
     _check(len(fr) >= 2, f"data.fractions={list(fr)}: privGAN needs at least 2 owners")
     bad = [f for f in fr if not 0 < f < 1]

@@ -13,6 +13,8 @@ import os
 import torch
 from torch import nn
 
+from privshare.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
@@ -60,9 +62,9 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ValueError(f"train.device={name!r} is not a device; use auto, cpu or cuda") from err
+        raise ConfigError(f"train.device={name!r} is not a device; use auto, cpu or cuda") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"train.device={name!r} but no CUDA GPU is visible; use auto or cpu")
+        raise ConfigError(f"train.device={name!r} but no CUDA GPU is visible; use auto or cpu")
     return device
 
 

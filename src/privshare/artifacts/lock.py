@@ -18,3 +18,10 @@ def exclusive(lock_file: Path, busy: Callable[[], Exception]) -> Iterator[None]:
         except BlockingIOError as err:
             raise busy() from err
         yield
+
+
+def run_folder_lock(lock_file: Path, error: type[Exception]):
+    """:func:`exclusive` on a run folder's lock; ``error`` says another process is working there."""
+    return exclusive(lock_file, lambda: error(
+        f"another privshare process is training or evaluating {str(lock_file.parent)!r}; "
+        "wait for it or stop it, then try again"))

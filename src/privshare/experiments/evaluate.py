@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from privshare.artifacts import Run, RunLayout, load_run
-from privshare.artifacts.lock import exclusive
+from privshare.artifacts.lock import run_folder_lock
 from privshare.attacks import privacy_evaluation
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
 from privshare.evaluation.config import validate_eval_config
@@ -132,9 +132,7 @@ def evaluate_run(
     config = _settings(config, samples, epochs, seeds)
     if not write:
         return _evaluate(run, config, write=False)
-    with exclusive(RunLayout(run.root).lock, lambda: EvaluationError(
-            f"another privshare process is training or evaluating {str(run.root)!r}; "
-            "wait for it, then evaluate again")):
+    with run_folder_lock(RunLayout(run.root).lock, EvaluationError):
         return _evaluate(run, config, write=True)
 
 

@@ -20,6 +20,7 @@ the store marks the mirrored cells (``mirror_of``) and rows (``mirrored``).
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -74,6 +75,7 @@ class SweepSpec:
             **({"gpus_per_cell": self.gpus_per_cell} if self.gpus_per_cell else {}),
         }
 
+    @functools.cached_property
     def max_owned(self) -> float:
         """Largest share of a class the owners of one cell may hold together.
 
@@ -85,6 +87,10 @@ class SweepSpec:
 
         test = load_eval_config(overrides=self.evaluation).nonmembers_from == "test"
         return 1.0 if test else 1 - NONMEMBER_MARGIN
+
+    def fits(self, f0: float, f1: float) -> bool:
+        """Whether owners at ``f0`` and ``f1`` leave the attacks their non-members."""
+        return f0 + f1 <= self.max_owned + 1e-9
 
     def privgan_pairs(self) -> list[tuple[float, float]]:
         """The (owner 0, owner 1) fractions of every privGAN cell, in grid order."""
@@ -152,8 +158,8 @@ def _validate(spec: SweepSpec, where: str) -> None:
         from privshare.evaluation.config import load_eval_config
 
         load_eval_config(overrides=spec.evaluation)  # raises ConfigError on a bad setting
-    if min(fr) + min(cols) > spec.max_owned() + 1e-9:
-        raise bad(f"every privGAN cell gives the owners more than {100 * spec.max_owned():g}% of "
+    if not spec.fits(min(fr), min(cols)):
+        raise bad(f"every privGAN cell gives the owners more than {100 * spec.max_owned:g}% of "
                   f"a class (min fractions {min(fr)} + {min(cols)}); attacks need non-member "
                   "rows: lower the fractions or evaluate with nonmembers_from = \"test\"")
     if spec.symmetric and set(fr) != set(cols):

@@ -28,7 +28,7 @@ from privshare.artifacts import (
     save_model_file,
     save_npz_atomic,
 )
-from privshare.artifacts.lock import exclusive
+from privshare.artifacts.lock import run_folder_lock
 from privshare.config import RunConfig, config_to_dict, save_config
 from privshare.data import Dataset, Partition, save_partition
 from privshare.data.prepare import prepare_data
@@ -189,9 +189,7 @@ def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> 
     dataset, partition = prepare_data(config)  # raises before anything is written
     layout = RunLayout(Path(config.out_dir) / config.name)
     _refuse_foreign(layout)
-    with exclusive(layout.lock, lambda: RunExistsError(
-            f"another privshare process is training or evaluating {str(layout.root)!r}; "
-            "wait for it or stop it first")):
+    with run_folder_lock(layout.lock, RunExistsError):
         return _run_in(config, layout, dataset, partition, device, progress)
 
 

@@ -102,11 +102,10 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
             mirror_of=mirror_of))
 
     every = sorted(set(spec.fractions) | set(spec.columns))
-    owned = spec.max_owned()
     for seed in spec.seeds:
         if "privgan" in spec.methods:
             for f0, f1 in spec.privgan_pairs():
-                if f0 + f1 > owned + 1e-9:
+                if not spec.fits(f0, f1):
                     log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
                                 f0, f1)
                     continue
@@ -115,7 +114,7 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
                     cell_key("privgan", f1, f0, seed) if mirror else None)
         if "gan" in spec.methods:
             for f in every:  # owner 0's GAN serves every cell where an owner has f
-                partner = f if 2 * f <= owned + 1e-9 else every[0]
+                partner = f if spec.fits(f, f) else every[0]
                 add("gan", f, partner, seed)  # owner 1: a second replicate (at f when it fits)
     return cells
 

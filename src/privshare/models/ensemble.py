@@ -140,11 +140,12 @@ class EnsembleMLP(nn.Module):
             else:
                 layer.glorot_uniform_(generator=generator)
 
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (M, B, in) -> activations of the last hidden layer (M, B, width)."""
+        for layer in self.layers[:-1]:
+            x = nn.functional.leaky_relu(layer(x), self.leaky_slope)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (M, B, in) -> logits (M, B, out)."""
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < last:
-                x = nn.functional.leaky_relu(x, self.leaky_slope)
-        return x
+        return self.layers[-1](self.hidden(x))

@@ -50,9 +50,7 @@ class Discriminator(EnsembleMLP):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.group and self.training):
             return super().forward(x).squeeze(-1)
-        h = x
-        for layer in self.layers[:-1]:
-            h = torch.nn.functional.leaky_relu(layer(h), self.leaky_slope)
+        h = self.hidden(x)
         out = self.layers[-1](h).squeeze(-1)  # (M, N)
         m, n, f = h.shape
         groups = h.reshape(m, n // self.group, self.group, f)

@@ -37,7 +37,11 @@ def cluster():
     """``ray start`` a head and a second node (1 CPU each); yields the address."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "RAY_USAGE_STATS_ENABLED": "0"}
+           "RAY_USAGE_STATS_ENABLED": "0",
+           # a localhost test cluster: head and worker must agree on Ray's token authentication
+           # (seen here: with ~/.ray/auth_token present the head enabled it, the worker did
+           # not, and the worker could not join)
+           "RAY_AUTH_MODE": "disabled"}
     common = ["--num-cpus=1", "--num-gpus=0", "--object-store-memory=200000000"]
     try:
         subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",

@@ -43,6 +43,8 @@ def cluster():
            # not, and the worker could not join)
            "RAY_AUTH_MODE": "disabled"}
     common = ["--num-cpus=1", "--num-gpus=0", "--object-store-memory=200000000"]
+    driver_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process connects as a driver: same mode
     try:
         subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
                         "--disable-usage-stats", *common], env=env, check=True, capture_output=True,
@@ -52,6 +54,10 @@ def cluster():
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        if driver_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = driver_mode
 
 
 def _spec(name: str, **extra):
@@ -72,6 +78,21 @@ def test_the_ray_engine_gives_the_local_engine_store(cluster, tmp_path):
                     engine=EngineSettings(engine="ray", address=cluster))
     assert local.failed == {} and ray.failed == {} and ray.cells == local.cells == 2
     assert _rows(ray.store) == _rows(local.store)  # same seeds, same numbers
+
+
+def test_a_local_instance_beside_a_cluster_leaves_the_driver_able_to_use_the_cluster(cluster,
+                                                                                     tmp_path):
+    # --workers starts a Ray instance of its own even with a cluster running on this machine,
+    # and leaves this process's Ray authentication settings as it found them: Ray switches a
+    # process that starts an instance to token mode, and a driver left in token mode gets
+    # OwnerDiedError for the results a tokenless cluster returns through its object store.
+    mode = os.environ.get("RAY_AUTH_MODE")
+    local = run_sweep(_spec("w"), out_dir=tmp_path / "workers", threads=1, workers=2)
+    assert local.failed == {} and local.cells == 2
+    assert os.environ.get("RAY_AUTH_MODE") == mode
+    ray = run_sweep(_spec("w"), out_dir=tmp_path / "ray", threads=1,
+                    engine=EngineSettings(engine="ray", address=cluster))
+    assert ray.failed == {} and _rows(ray.store) == _rows(local.store)
 
 
 def test_a_killed_worker_is_retried_and_its_cell_stored_once(cluster, tmp_path):

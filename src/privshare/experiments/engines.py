@@ -84,12 +84,33 @@ def _reachable(address: str) -> None:
             "`ray start --head --port PORT` or drop --address to run on this machine") from err
 
 
+# Ray's token authentication settings. Starting a local instance switches this process to
+# token mode (Ray writes RAY_AUTH_MODE=token into os.environ); left so, a later connection
+# from the same process to a cluster without tokens fails in transit (the cluster cannot
+# reach the driver, and results that travel through the object store come back as
+# OwnerDiedError). Each engine leaves the process's settings as it found them.
+_AUTH_ENV = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+
+
+def _restore_auth(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    from ray._raylet import AuthenticationTokenLoader, Config  # Ray caches the mode it read
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
 class RayEngine:
     """Cells as Ray tasks; entering connects (or starts Ray) and checks the resources asked for."""
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
         self.ray: Any = None
+        self._auth_env: dict[str, str | None] = {}
 
     def __enter__(self) -> RayEngine:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report from a sweep
@@ -99,24 +120,28 @@ class RayEngine:
         quiet = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
         if s.address and s.address != "auto":
             _reachable(s.address)
+        self._auth_env = {k: os.environ.get(k) for k in _AUTH_ENV}
         try:
             if s.address:
                 ray.init(address=s.address, **quiet)
-            else:
-                ray.init(num_cpus=s.local_cpus, num_gpus=0, **quiet)
-        except (ConnectionError, RuntimeError) as err:
+            else:  # "local": a new instance, never a cluster someone started on this machine
+                ray.init(address="local", num_cpus=s.local_cpus, num_gpus=0, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            _restore_auth(self._auth_env)
             raise EngineError(f"cannot start or join Ray (address={s.address!r}): {err}") from err
         self.ray = ray
         try:
             self._check_resources()
         except EngineError:
-            ray.shutdown()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.ray is not None:
             self.ray.shutdown()
+            self.ray = None
+            _restore_auth(self._auth_env)
 
     def _check_resources(self) -> None:
         s, total = self.settings, self.ray.cluster_resources()
@@ -144,10 +169,17 @@ class RayEngine:
                 cell = pending.pop(ref)
                 try:
                     outcome = ray.get(ref)
-                except Exception as err:  # its worker died more often than Ray retries
-                    outcome = {"error": f"Ray task failed after {s.retries} retries: "
-                                        f"{type(err).__name__}: {err}"}
+                except Exception as err:  # the task or its result could not be had from Ray
+                    outcome = {"error": _ray_failure(err, s.retries)}
                 finished(cell, outcome)
+
+
+def _ray_failure(err: BaseException, retries: int) -> str:
+    """Ray's whole message, then one summary line (the line a sweep shows for the cell)."""
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else ""
+    return (f"{text}\nRay could not return the cell's result (task retried up to {retries} "
+            f"times if its worker died): {type(err).__name__}: {first}")
 
 
 def open_engine(settings: EngineSettings) -> LocalEngine | RayEngine:

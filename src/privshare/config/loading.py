@@ -210,6 +210,7 @@ def validate(config: RunConfig) -> None:
     bad = [a for a in t.augment if a not in AUGMENTATIONS]
     _check(not bad and len(set(t.augment)) == len(t.augment),
            f"train.augment={list(t.augment)}: distinct names from {list(AUGMENTATIONS)}, or []")
+    _check(t.r1_gamma >= 0, f"train.r1_gamma={t.r1_gamma} must be >= 0 (0 = off), e.g. 1.0")
     _check(0 <= t.ema_decay < 1, f"train.ema_decay={t.ema_decay} must be in [0, 1), e.g. 0.999 "
            "(0 = no moving average)")
     _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
@@ -218,6 +219,9 @@ def validate(config: RunConfig) -> None:
     _check(g == 0 or (g >= 2 and m.kind == "mlp" and t.batch_size % g == 0),
            f"model.minibatch_std={g}: 0 (off) or a group size >= 2 that divides train.batch_size="
            f"{t.batch_size}, with model.kind='mlp'")
+    _check(0 <= m.d_dropout < 1 and (m.d_dropout == 0 or m.kind == "mlp"),
+           f"model.d_dropout={m.d_dropout}: a rate in [0, 1), e.g. 0.3, with model.kind='mlp' "
+           "(0 = off)")
     _check(not (m.spectral_norm and m.kind == "conv"),
            "model.spectral_norm=true is implemented for model.kind='mlp' only; set one of them")
     _check(bool(m.conv_channels) and all(c >= 1 for c in m.conv_channels),

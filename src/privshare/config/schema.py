@@ -45,6 +45,7 @@ class ModelConfig:
     conv_channels: tuple[int, ...] = (32, 64)  # conv: D's channels per stride-2 layer (G mirrors them)
     spectral_norm: bool = False  # spectral normalisation of every layer of each local D_i (mlp only; not DP)
     minibatch_std: int = 0  # D_i (mlp): group size of the minibatch-std logit term against mode collapse (0 = off)
+    d_dropout: float = 0.0  # D_i (mlp): dropout rate after each hidden layer while training, in [0, 1) (not DP)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TrainConfig:
     smoothing_gan: float = 0.9  # same for the plain GAN
     augment: tuple[str, ...] = ()  # D_i's inputs only: translation | cutout | color (DiffAugment; () = none)
     ema_decay: float = 0.0  # moving average of G_i's weights, saved and sampled instead of G_i (0 = off)
+    r1_gamma: float = 0.0  # R1 penalty gamma/2 * E|grad_x D_i(x)|^2 on D_i's real rows (Mescheder 2018; 0 = off)
     checkpoint_every: int = 10  # epochs between checkpoints (0 = only at the end)
     keep_checkpoints: bool = False  # keep checkpoints/ after a method finishes (they are large)
     device: str = "auto"  # auto | cpu | cuda | cuda:N

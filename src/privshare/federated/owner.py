@@ -87,6 +87,7 @@ class OwnerSession:
             stream_seed=derive_seed(seed, STAGE_PRIVGAN, j, STREAM),
             device=self.device, dtype=dtype,
             augment=config.train.augment, ema_decay=config.train.ema_decay,
+            r1_gamma=config.train.r1_gamma,
         )
         self.central = build_central_discriminator(
             config.model, models=n_classes, data_dim=data_dim, owners=owners

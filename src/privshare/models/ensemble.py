@@ -106,6 +106,11 @@ class EnsembleMLP(nn.Module):
         Random stream for the initialisation.
     spectral_norm : bool
         Spectral normalisation of every layer (:class:`SpectralEnsembleLinear`).
+    dropout : float
+        Dropout rate after each hidden activation, in training mode only. The
+        masks come from :attr:`dropout_rng` when one is set (the owner's own
+        stream, so a resumed run redraws the same masks), else from torch's
+        global stream.
     """
 
     def __init__(
@@ -117,8 +122,13 @@ class EnsembleMLP(nn.Module):
         first_layer_std: float = 0.02,
         generator: torch.Generator | None = None,
         spectral_norm: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout={dropout}: a rate in [0, 1)")
+        self.dropout = float(dropout)
+        self.dropout_rng: torch.Generator | None = None
         if len(sizes) < 2:
             raise ValueError(f"sizes={list(sizes)}: need at least [in, out]")
         self.models = models
@@ -143,8 +153,16 @@ class EnsembleMLP(nn.Module):
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (M, B, in) -> activations of the last hidden layer (M, B, width)."""
         for layer in self.layers[:-1]:
-            x = nn.functional.leaky_relu(layer(x), self.leaky_slope)
+            x = self._drop(nn.functional.leaky_relu(layer(x), self.leaky_slope))
         return x
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.dropout and self.training):
+            return x
+        if self.dropout_rng is None:
+            return nn.functional.dropout(x, self.dropout, training=True)
+        keep = torch.rand(x.shape, generator=self.dropout_rng, device=x.device) >= self.dropout
+        return x * keep.to(x.dtype) / (1.0 - self.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (M, B, in) -> logits (M, B, out)."""

@@ -119,7 +119,8 @@ def build_discriminator(
                      generator=generator, outputs=1)
     sizes = (data_dim, *config.discriminator_widths, 1)
     return _build(Discriminator, config, models=models, sizes=sizes, generator=generator,
-                  spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std)
+                  spectral_norm=config.spectral_norm, minibatch_std=config.minibatch_std,
+                  dropout=config.d_dropout)
 
 
 def build_central_discriminator(

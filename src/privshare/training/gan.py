@@ -39,6 +39,7 @@ class GANTrainer:
             dtype=master_dtype(config.train.precision),
             augment=config.train.augment,
             ema_decay=config.train.ema_decay,
+            r1_gamma=config.train.r1_gamma,
         )
         if config.train.compile:
             self.owner.compile(batch=config.train.batch_size, precision=config.train.precision)

@@ -32,6 +32,20 @@ def discriminator_loss(
     return bce.mean(dim=1).sum()
 
 
+def r1_penalty(real_logits: torch.Tensor, inputs: torch.Tensor, *, gamma: float) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): gamma / 2 * E_real |d logit / d x|^2, summed over classes.
+
+    ``real_logits`` (M, B) are D's logits on the first B rows of ``inputs``
+    (M, B', D), which must require grad; each logit depends on its own row
+    only, so the gradient of their sum is every row's own gradient. The
+    graph is kept (``create_graph``) so the penalty trains D.
+    """
+    (grad,) = torch.autograd.grad(real_logits.float().sum(), inputs, create_graph=True)
+    b = real_logits.shape[1]
+    per_row = grad[:, :b].float().pow(2).flatten(2).sum(-1)  # (M, B)
+    return 0.5 * gamma * per_row.mean(dim=1).sum()
+
+
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """BCE(D(G(z)), 1): the generator wants its fakes called real. ``(M, B)``."""
     target = torch.ones_like(fake_logits, dtype=torch.float32)

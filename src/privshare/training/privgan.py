@@ -62,6 +62,7 @@ class PrivGANTrainer:
                 dtype=self.dtype,
                 augment=config.train.augment,
                 ema_decay=config.train.ema_decay,
+                r1_gamma=config.train.r1_gamma,
             )
             for j in range(n_owners)
         ]

@@ -104,6 +104,7 @@ class RealRows:
 class OwnerState:
     """One owner's private GAN: G_i, D_i, their Adams and its random stream.
 
+    ``r1_gamma > 0`` adds the R1 penalty to D_i's loss (:func:`discriminator_step`).
     ``augment`` (names from :data:`privshare.training.augment.AUGMENTATIONS`)
     is applied to everything D_i sees (:meth:`d_view`); ``ema_decay > 0``
     keeps an exponential moving average of G_i's weights, updated after each
@@ -125,6 +126,7 @@ class OwnerState:
         dtype: torch.dtype = torch.float32,
         augment: tuple[str, ...] = (),
         ema_decay: float = 0.0,
+        r1_gamma: float = 0.0,
     ) -> None:
         init = torch.Generator().manual_seed(init_seed)
         self.index = index
@@ -137,7 +139,10 @@ class OwnerState:
         self.opt_g = _adam(self.generator.parameters(), optim)
         self.opt_d = _adam(self.discriminator.parameters(), optim)
         self.rng = _rng(stream_seed, device)
+        if isinstance(self.discriminator, Discriminator):  # D_i's dropout masks: this owner's stream
+            self.discriminator.dropout_rng = self.rng
         self.augment = tuple(augment)
+        self.r1_gamma = float(r1_gamma)
         self.ema: AveragedModel | None = None
         if ema_decay > 0:  # torch's own EMA: a frozen copy, foreach lerp after each G step
             self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))

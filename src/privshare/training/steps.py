@@ -26,6 +26,7 @@ from privshare.training.losses import (
     discriminator_loss,
     generator_adversarial_loss,
     owner_cross_entropy,
+    r1_penalty,
     random_other_owner,
 )
 from privshare.training.runtime import autocast
@@ -71,9 +72,14 @@ def discriminator_step(
         # one D_i pass over [real, fake]: one matmul per layer instead of two;
         # D_i sees both through the owner's augmentation (if any), DP never does
         both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
+        if owner.r1_gamma:
+            both.requires_grad_(True)
         logits = owner.discriminator(both)
         loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing)
-    _update(owner.opt_d, loss)
+    total = loss
+    if owner.r1_gamma:  # D_i trains on it; the loss reported stays the BCE, comparable across runs
+        total = loss + r1_penalty(logits[:, :batch], both, gamma=owner.r1_gamma)
+    _update(owner.opt_d, total)
     return fake, loss.detach()
 
 

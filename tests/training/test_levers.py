@@ -108,7 +108,8 @@ def test_without_levers_the_sampler_is_the_generator():
 
 def test_resume_with_levers_matches_uninterrupted(tmp_path):
     cfg = tiny_config('train.augment=["translation", "cutout", "color"]', "train.ema_decay=0.8",
-                      "model.spectral_norm=true", "model.d_dropout=0.3", "train.r1_gamma=0.5")
+                      "model.spectral_norm=true", "model.d_dropout=0.3", "train.r1_gamma=0.5",
+                      "train.r1_every=2")
 
     def make():
         return PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
@@ -219,6 +220,25 @@ def test_r1_changes_only_the_discriminator_step_and_keeps_it_finite():
     assert not all(torch.equal(a, b) for a, b in zip(d0, d1))  # ... and the penalty moved D_i
 
 
+def test_lazy_r1_penalises_every_kth_step_only_with_k_times_the_weight():
+    from privshare.training.steps import discriminator_step
+
+    def trajectory(*overrides):
+        t = GANTrainer(config=tiny_config(*overrides), rows=tiny_rows()[0], owner=0, device=CPU)
+        out = []
+        for _ in range(3):
+            discriminator_step(t.owner, t.rows, batch=4, smoothing=0.9)
+            out.append([p.detach().clone() for p in t.owner.discriminator.parameters()])
+        return out, t.owner
+
+    plain, _ = trajectory()
+    lazy, owner = trajectory("train.r1_gamma=2.0", "train.r1_every=3")
+    assert owner.d_steps == 3 and owner.state_dict()["d_steps"] == 3  # checkpointed
+    for step in (0, 1):  # steps 1 and 2: no penalty, D_i moves exactly as without R1
+        assert all(torch.equal(a, b) for a, b in zip(plain[step], lazy[step]))
+    assert not all(torch.equal(a, b) for a, b in zip(plain[2], lazy[2]))  # step 3 carries it
+
+
 def test_dropout_is_in_training_mode_only_and_drawn_from_the_owners_stream():
     def owner(seed):
         cfg = tiny_config(f"seed={seed}", "model.d_dropout=0.5")
@@ -263,6 +283,7 @@ def test_dropout_is_on_local_discriminators_only():
     ("model.d_dropout=-0.2", "model.d_dropout=-0.2"),
     ("model.d_dropout=0.3", "with model.kind='mlp'"),
     ("train.r1_gamma=-1", "train.r1_gamma=-1.0 must be >= 0"),
+    ("train.r1_every=0", "train.r1_every=0 must be >= 1"),
 ])
 def test_bad_lever_settings_name_the_key(override, message):
     conv = override.startswith("model.spectral") or override == "model.d_dropout=0.3"

@@ -76,6 +76,7 @@ class TrainConfig:
     augment: tuple[str, ...] = ()  # D_i's inputs only: translation | cutout | color (DiffAugment; () = none)
     ema_decay: float = 0.0  # moving average of G_i's weights, saved and sampled instead of G_i (0 = off)
     r1_gamma: float = 0.0  # R1 penalty gamma/2 * E|grad_x D_i(x)|^2 on D_i's real rows (Mescheder 2018; 0 = off)
+    r1_every: int = 1  # lazy R1 (Karras 2020): the penalty on every k-th D_i step only, weighted k (1 = every step)
     checkpoint_every: int = 10  # epochs between checkpoints (0 = only at the end)
     keep_checkpoints: bool = False  # keep checkpoints/ after a method finishes (they are large)
     device: str = "auto"  # auto | cpu | cuda | cuda:N

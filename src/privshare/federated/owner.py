@@ -88,6 +88,7 @@ class OwnerSession:
             device=self.device, dtype=dtype,
             augment=config.train.augment, ema_decay=config.train.ema_decay,
             r1_gamma=config.train.r1_gamma,
+            r1_every=config.train.r1_every,
         )
         self.central = build_central_discriminator(
             config.model, models=n_classes, data_dim=data_dim, owners=owners

@@ -40,6 +40,7 @@ class GANTrainer:
             augment=config.train.augment,
             ema_decay=config.train.ema_decay,
             r1_gamma=config.train.r1_gamma,
+            r1_every=config.train.r1_every,
         )
         if config.train.compile:
             self.owner.compile(batch=config.train.batch_size, precision=config.train.precision)

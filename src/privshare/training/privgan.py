@@ -63,6 +63,7 @@ class PrivGANTrainer:
                 augment=config.train.augment,
                 ema_decay=config.train.ema_decay,
                 r1_gamma=config.train.r1_gamma,
+                r1_every=config.train.r1_every,
             )
             for j in range(n_owners)
         ]

@@ -104,7 +104,8 @@ class RealRows:
 class OwnerState:
     """One owner's private GAN: G_i, D_i, their Adams and its random stream.
 
-    ``r1_gamma > 0`` adds the R1 penalty to D_i's loss (:func:`discriminator_step`).
+    ``r1_gamma > 0`` adds the R1 penalty to D_i's loss on every ``r1_every``-th
+    D_i step (:func:`discriminator_step`).
     ``augment`` (names from :data:`privshare.training.augment.AUGMENTATIONS`)
     is applied to everything D_i sees (:meth:`d_view`); ``ema_decay > 0``
     keeps an exponential moving average of G_i's weights, updated after each
@@ -127,6 +128,7 @@ class OwnerState:
         augment: tuple[str, ...] = (),
         ema_decay: float = 0.0,
         r1_gamma: float = 0.0,
+        r1_every: int = 1,
     ) -> None:
         init = torch.Generator().manual_seed(init_seed)
         self.index = index
@@ -143,6 +145,8 @@ class OwnerState:
             self.discriminator.dropout_rng = self.rng
         self.augment = tuple(augment)
         self.r1_gamma = float(r1_gamma)
+        self.r1_every = int(r1_every)
+        self.d_steps = 0  # D_i steps taken: which of them carry the lazy R1 penalty
         self.ema: AveragedModel | None = None
         if ema_decay > 0:  # torch's own EMA: a frozen copy, foreach lerp after each G step
             self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
@@ -186,6 +190,7 @@ class OwnerState:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(),
+            "d_steps": self.d_steps,
             **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
@@ -203,6 +208,7 @@ class OwnerState:
         _load_adam(self.opt_g, state["opt_g"])
         _load_adam(self.opt_d, state["opt_d"])
         self.rng.set_state(state["rng"])
+        self.d_steps = int(state.get("d_steps", 0))  # checkpoints written before lazy R1: 0
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
 

@@ -72,13 +72,15 @@ def discriminator_step(
         # one D_i pass over [real, fake]: one matmul per layer instead of two;
         # D_i sees both through the owner's augmentation (if any), DP never does
         both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
-        if owner.r1_gamma:
+        owner.d_steps += 1
+        r1 = owner.r1_gamma * owner.r1_every if owner.d_steps % owner.r1_every == 0 else 0.0
+        if r1:
             both.requires_grad_(True)
         logits = owner.discriminator(both)
         loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing)
     total = loss
-    if owner.r1_gamma:  # D_i trains on it; the loss reported stays the BCE, comparable across runs
-        total = loss + r1_penalty(logits[:, :batch], both, gamma=owner.r1_gamma)
+    if r1:  # D_i trains on it; the loss reported stays the BCE, comparable across runs
+        total = loss + r1_penalty(logits[:, :batch], both, gamma=r1)
     _update(owner.opt_d, total)
     return fake, loss.detach()
 

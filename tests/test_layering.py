@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "privshare"
 
 RANK = {
     "config": 0, "seeding": 0, "intervals": 0, "data": 1, "models": 1, "artifacts": 2, "training": 2,
-    "federated": 3, "evaluation": 3, "attacks": 3, "experiments": 4, "reports": 4, "cli": 5,
+    "federated": 3, "evaluation": 3, "attacks": 3, "experiments": 4, "reports": 4, "api": 5, "cli": 5,
 }
 FORBIDDEN = {  # explicit bans beyond the ranking, third-party included
     "config": {"torch"},
@@ -24,6 +24,7 @@ FORBIDDEN = {  # explicit bans beyond the ranking, third-party included
     "attacks": {"training", "federated"},
     "evaluation": {"training", "federated"},
     "federated": {"attacks", "reports"},
+    "api": {"cli", "reports", "federated"},
 }
 
 

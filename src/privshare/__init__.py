@@ -1,3 +1,29 @@
-"""privshare: synthetic data shared between data owners through privGAN."""
+"""privshare: synthetic data shared between data owners through privGAN.
+
+The Python API (:class:`PrivGAN`, :class:`LocalGAN`, :func:`evaluate`,
+:class:`EvaluationResult`, :class:`NotFittedError`) is imported on first use,
+so ``import privshare`` (and the CLI) stays free of torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+__all__ = ["EvaluationResult", "LocalGAN", "NotFittedError", "PrivGAN", "evaluate"]
+
+if TYPE_CHECKING:
+    from privshare.api import EvaluationResult, LocalGAN, NotFittedError, PrivGAN, evaluate
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from privshare import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'privshare' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -6,6 +6,7 @@
       config.toml                 resolved configuration
       run.json                    manifest: versions, seeds, status, sizes, timings
       partition.npz               owners' row indices and the non-member pool
+      data.npz                    the rows themselves, for runs fitted on arrays (Python API)
       history.json                per-epoch losses of every trainer
       central/privgan_dp.pt       central discriminator DP (the only shared model)
       owner_<j>/privgan_model.pt  G_j and D_j of privGAN (stay with owner j)
@@ -45,6 +46,10 @@ class RunLayout:
     @property
     def partition(self) -> Path:
         return self.root / "partition.npz"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data.npz"
 
     @property
     def history(self) -> Path:

@@ -31,6 +31,8 @@ import torch
 from privshare.artifacts import Run, RunLayout, load_run
 from privshare.artifacts.lock import run_folder_lock
 from privshare.attacks import privacy_evaluation
+from privshare.data import Dataset
+from privshare.data.arrays import load_arrays
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
 from privshare.evaluation.config import validate_eval_config
 from privshare.evaluation.summary import summarise_rows
@@ -101,14 +103,37 @@ def _settings(config: EvalConfig | None, samples: int | None, epochs: int | None
     return validate_eval_config(config)
 
 
-def _data(run: Run):
-    dataset, _ = prepare_data(run.config)
+def _data(run: Run, dataset: Dataset | None = None):
+    """The run's dataset: ``dataset`` if given, else the arrays kept in the run folder
+    (a run fitted on arrays), else its configured source, loaded again."""
+    if dataset is None and run.layout.data.is_file():
+        dataset = load_arrays(run.layout.data)
+        if not len(dataset.x_test):
+            raise EvaluationError(
+                f"{run.root} was fitted on arrays without test rows, so it has no real rows to "
+                "test classifiers on; evaluate it from Python with "
+                "privshare.evaluate(run_folder, test=(x_test, y_test))")
+    if dataset is None:
+        dataset, _ = prepare_data(run.config)
     partition = run.partition()
     if not np.array_equal(partition.labels, dataset.y_train):
         raise EvaluationError(
             f"the saved partition of {run.root} does not match the labels of dataset "
             f"{run.config.data.name!r} as loaded now; evaluate with the data the run was trained on")
     return dataset, partition
+
+
+def _nonmembers_from_test(config: EvalConfig, partition, dataset: Dataset, *, root) -> EvalConfig:
+    """A partition without non-member train rows (a run fitted on arrays) draws its attack
+    non-members from the test split, at most half of each class's test rows, so the
+    black-box attacker keeps reference rows of its own."""
+    if config.nonmembers_from != "train" or len(partition.nonmember_indices):
+        return config
+    per_class = [int(np.sum(dataset.y_test == c)) for c in partition.classes]
+    cap = max(1, min(per_class, default=2) // 2)
+    log.info("%s has no non-member train rows; attack non-members come from the test split "
+             "(nonmembers_from='test', nonmembers=%d)", root, min(config.nonmembers, cap))
+    return replace(config, nonmembers_from="test", nonmembers=min(config.nonmembers, cap))
 
 
 def evaluate_run(
@@ -119,6 +144,7 @@ def evaluate_run(
     epochs: int | None = None,
     config: EvalConfig | None = None,
     write: bool = True,
+    dataset: Dataset | None = None,
 ) -> Evaluation:
     """Utility, image quality and attacks of a run, repeated over ``seeds``.
 
@@ -126,23 +152,29 @@ def evaluate_run(
     (default :class:`EvalConfig`); every setting is checked by
     ``validate_eval_config``. Each seed redraws the synthetic training sets,
     retrains the classifiers and redraws the attack pools. ``write`` puts
-    metrics.json, metrics.csv and scores.npz in the run folder.
+    metrics.json, metrics.csv and scores.npz in the run folder. ``dataset``
+    replaces the run's data (the owners' rows as trained on, with another test
+    split). A run whose partition has no non-member train rows (fitted on
+    arrays) draws its attack non-members from the test split (see
+    :func:`_nonmembers_from_test`).
     """
     run = run_or_path if isinstance(run_or_path, Run) else load_run(run_or_path)
     config = _settings(config, samples, epochs, seeds)
     if not write:
-        return _evaluate(run, config, write=False)
+        return _evaluate(run, config, write=False, dataset=dataset)
     with run_folder_lock(RunLayout(run.root).lock, EvaluationError):
-        return _evaluate(run, config, write=True)
+        return _evaluate(run, config, write=True, dataset=dataset)
 
 
-def _evaluate(run: Run, config: EvalConfig, *, write: bool) -> Evaluation:
+def _evaluate(run: Run, config: EvalConfig, *, write: bool,
+              dataset: Dataset | None = None) -> Evaluation:
     """:func:`evaluate_run` after its settings are checked (and its lock taken when writing)."""
     seeds = config.seeds
     if not run.methods:
         raise EvaluationError(f"{run.root} has no trained models; train it first (privshare train)")
     start = time.perf_counter()
-    dataset, partition = _data(run)
+    dataset, partition = _data(run, dataset)
+    config = _nonmembers_from_test(config, partition, dataset, root=run.root)
     threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)

@@ -31,6 +31,7 @@ from privshare.artifacts import (
 from privshare.artifacts.lock import run_folder_lock
 from privshare.config import RunConfig, config_to_dict, save_config
 from privshare.data import Dataset, Partition, save_partition
+from privshare.data.arrays import save_arrays
 from privshare.data.prepare import prepare_data
 from privshare.seeding import STAGE_EXPORT, derive_seed
 from privshare.training import (
@@ -180,23 +181,36 @@ def export_synthetic(run: Run) -> list[Path]:
     return written
 
 
-def run_experiment(config: RunConfig, *, progress: ProgressFn | None = None) -> Run:
+def run_experiment(
+    config: RunConfig,
+    *,
+    progress: ProgressFn | None = None,
+    data: tuple[Dataset, Partition] | None = None,
+) -> Run:
     """Train every configured method for every owner and export synthetic data.
 
-    Returns the finished :class:`~privshare.artifacts.Run`.
+    ``data``: an already checked dataset and explicit partition (the owners'
+    own arrays, see :func:`privshare.data.arrays.owners_dataset`) instead of
+    the configured source; it is kept in the run folder as ``data.npz`` so the
+    run can be evaluated from its folder. Returns the finished
+    :class:`~privshare.artifacts.Run`.
     """
     device = resolve_device(config.train.device)
-    dataset, partition = prepare_data(config)  # raises before anything is written
+    # raises before anything is written
+    dataset, partition = prepare_data(config) if data is None else data
     layout = RunLayout(Path(config.out_dir) / config.name)
     _refuse_foreign(layout)
     with run_folder_lock(layout.lock, RunExistsError):
-        return _run_in(config, layout, dataset, partition, device, progress)
+        return _run_in(config, layout, dataset, partition, device, progress,
+                       keep_data=data is not None)
 
 
 def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
-            device: torch.device, progress: ProgressFn | None) -> Run:
+            device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False) -> Run:
     """:func:`run_experiment`'s work, with the run folder's lock held."""
     _open_folder(config, layout)
+    if keep_data and not layout.data.is_file():
+        save_arrays(dataset, layout.data)
     if not layout.partition.is_file():
         save_partition(partition, layout.partition)
     manifest = _manifest(config, dataset, partition, device)

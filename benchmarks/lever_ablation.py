@@ -1,0 +1,131 @@
+"""Training recipes for small owners, over training seeds, at the main job's setting.
+
+    python -m benchmarks.lever_ablation --out-dir results/levers \\
+        [--recipes quick,r1] [--seeds 0,1,2] [--eval-seeds 0] [--threads 1] [--markdown]
+
+Each recipe is the ``quick`` run preset (owners at 2 % and 20 % of MNIST, all
+ten digits) plus the overrides in :data:`RECIPES`; each (recipe, training
+seed) is one run folder ``<out-dir>/<recipe>-s<seed>``, trained (a killed
+run resumes), then evaluated with the ``quick`` evaluation preset at
+``--eval-seeds`` unless its metrics.json already exists. So the script can be
+killed and started again, and a later session picks up where it stopped.
+
+It then prints, per recipe and owner, the mean over the training seeds of
+every figure :mod:`benchmarks.lever_table` prints for one run, with a 95 %
+Student-t interval over the training seeds (``n`` = how many seeds are
+finished; one seed has no interval and is marked so), and the training
+minutes per seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import statistics
+from pathlib import Path
+
+from scipy import stats
+
+from benchmarks.lever_table import ATTACKS, SOURCES, _mean
+
+RECIPES: dict[str, tuple[str, ...]] = {
+    "quick": (),  # the main job as it is
+    "r1": ("train.r1_gamma=1.0", "train.r1_every=4"),  # lazy R1 on D_i's real rows
+    "r1-drop": ("train.r1_gamma=1.0", "train.r1_every=4", "model.d_dropout=0.3"),
+    "aug-ema": ('train.augment=["translation", "cutout"]', "train.ema_decay=0.995"),
+    "mbstd": ("model.minibatch_std=4",),
+}
+log = logging.getLogger("lever_ablation")
+
+
+def _run_one(recipe: str, seed: int, *, out_dir: Path, eval_seeds: list[int]) -> Path:
+    from privshare.config import load_config
+    from privshare.evaluation import load_eval_config
+    from privshare.experiments.evaluate import evaluate_run
+    from privshare.experiments.run import run_experiment
+
+    name = f"{recipe}-s{seed}"
+    config = load_config(preset="quick", overrides=[
+        *RECIPES[recipe], f"seed={seed}", f'name="{name}"', f'out_dir="{out_dir}"'])
+    root = out_dir / name
+    if not (root / "metrics.json").is_file():
+        log.info("training %s", name)
+        run = run_experiment(config)
+        log.info("evaluating %s at seeds %s", name, eval_seeds)
+        evaluate_run(run, config=load_eval_config(preset="quick", overrides=[f"seeds={eval_seeds}"]))
+    return root
+
+
+def _interval(values: list[float]) -> str:
+    m = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{m:.3f} (1 seed)"
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return f"{m:.3f} ± {half:.3f}"
+
+
+def table(roots: dict[str, list[Path]]) -> list[list[str]]:
+    head = ["recipe", "owner", "n", "train min", *SOURCES, "recall privgan",
+            *(f"AUC {a}" for a in ATTACKS)]
+    out = [head]
+    for recipe, folders in roots.items():
+        docs = [json.loads((r / "metrics.json").read_text())["rows"] for r in folders]
+        minutes = [sum(v for k, v in json.loads((r / "run.json").read_text())
+                       .get("timings_s", {}).items() if k in ("privgan", "gan")) / 60
+                   for r in folders]
+        for owner in ("0", "1"):
+            line = [recipe, owner, str(len(folders)), _interval(minutes)]
+            cells = [(s, "all" if s == "privgan_pooled" else owner, "accuracy") for s in SOURCES]
+            cells += [("privgan", owner, "recall")] + [(a, owner, "auc") for a in ATTACKS]
+            for source, o, metric in cells:
+                vals = [_mean(rows, source=source, owner=o, metric=metric) for rows in docs]
+                vals = [v for v in vals if v is not None]
+                line.append(_interval(vals) if vals else "-")
+            out.append(line)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--recipes", default=",".join(RECIPES))
+    p.add_argument("--seeds", default="0,1,2", help="training seeds")
+    p.add_argument("--eval-seeds", default="0", help="evaluation seeds of each run")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--table-only", action="store_true", help="print what is finished, train nothing")
+    p.add_argument("--markdown", action="store_true")
+    args = p.parse_args()
+    recipes = [r for r in args.recipes.split(",") if r]
+    unknown = sorted(set(recipes) - set(RECIPES))
+    if unknown:
+        p.error(f"--recipes: unknown {unknown}; choose from {sorted(RECIPES)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    eval_seeds = [int(s) for s in args.eval_seeds.split(",")]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    roots: dict[str, list[Path]] = {}
+    for seed in seeds:  # seed-major: every recipe gets its first seed before any gets a second
+        for recipe in recipes:
+            root = args.out_dir / f"{recipe}-s{seed}"
+            if not args.table_only:
+                root = _run_one(recipe, seed, out_dir=args.out_dir, eval_seeds=eval_seeds)
+            if (root / "metrics.json").is_file():
+                roots.setdefault(recipe, []).append(root)
+    rows = table(roots)
+    if args.markdown:
+        print("| " + " | ".join(rows[0]) + " |")
+        print("|" + "---|" * len(rows[0]))
+        for r in rows[1:]:
+            print("| " + " | ".join(r) + " |")
+    else:
+        width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            print("  ".join(c.rjust(w) for c, w in zip(r, width)))
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scipy import stats
 
-from benchmarks.lever_table import ATTACKS, SOURCES, _mean
+from benchmarks.lever_table import ATTACKS, SOURCES, _mean, print_table
 
 RECIPES: dict[str, tuple[str, ...]] = {
     "quick": (),  # the main job as it is
@@ -66,12 +66,13 @@ def _interval(values: list[float]) -> str:
     return f"{m:.3f} ± {half:.3f}"
 
 
-def table(roots: dict[str, list[Path]]) -> list[list[str]]:
+def table(roots: dict[str, list[Path]], *, eval_seeds: list[int]) -> list[list[str]]:
     head = ["recipe", "owner", "n", "train min", *SOURCES, "recall privgan",
             *(f"AUC {a}" for a in ATTACKS)]
     out = [head]
     for recipe, folders in roots.items():
-        docs = [json.loads((r / "metrics.json").read_text())["rows"] for r in folders]
+        docs = [[row for row in json.loads((r / "metrics.json").read_text())["rows"]
+                 if row["seed"] in eval_seeds] for r in folders]  # the same evaluation seeds
         minutes = [sum(v for k, v in json.loads((r / "run.json").read_text())
                        .get("timings_s", {}).items() if k in ("privgan", "gan")) / 60
                    for r in folders]
@@ -115,16 +116,7 @@ def main() -> None:
                 root = _run_one(recipe, seed, out_dir=args.out_dir, eval_seeds=eval_seeds)
             if (root / "metrics.json").is_file():
                 roots.setdefault(recipe, []).append(root)
-    rows = table(roots)
-    if args.markdown:
-        print("| " + " | ".join(rows[0]) + " |")
-        print("|" + "---|" * len(rows[0]))
-        for r in rows[1:]:
-            print("| " + " | ".join(r) + " |")
-    else:
-        width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            print("  ".join(c.rjust(w) for c, w in zip(r, width)))
+    print_table(table(roots, eval_seeds=eval_seeds), markdown=args.markdown)
 
 
 if __name__ == "__main__":

@@ -60,8 +60,12 @@ def main() -> None:
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--seed", type=int, default=None, help="only this evaluation seed")
     args = p.parse_args()
-    rows = table(args.runs, seed=args.seed)
-    if args.markdown:
+    print_table(table(args.runs, seed=args.seed), markdown=args.markdown)
+
+
+def print_table(rows: list[list[str]], *, markdown: bool) -> None:
+    """A header row and its rows, as a Markdown table or right-aligned columns."""
+    if markdown:
         print("| " + " | ".join(rows[0]) + " |")
         print("|" + "---|" * len(rows[0]))
         for r in rows[1:]:

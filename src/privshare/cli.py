@@ -6,6 +6,7 @@ Heavy modules (torch, the trainers) are imported inside the commands, so
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -13,12 +14,53 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+EXIT_BAD_INPUT = 2  # the input was refused: a config key, a value, a data file
+EXIT_ENVIRONMENT = 3  # the input was fine, the machine refused: disk full, read-only, path too long
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or pass --out-dir on another disk",
+    errno.EDQUOT: "the disk quota is used up: free some space or pass --out-dir elsewhere",
+    errno.EACCES: "make the folder writable or pass --out-dir somewhere you may write",
+    errno.EPERM: "make the folder writable or pass --out-dir somewhere you may write",
+    errno.EROFS: "the file system is read-only: pass --out-dir on a writable one",
+    errno.ENAMETOOLONG: "shorten the run name (--name) or the --out-dir path",
+    errno.ENOTDIR: "a part of this path is a file, not a folder: pass a folder",
+    errno.EISDIR: "this path is a folder: name a file",
+    errno.ENOENT: "check that the path exists",
+}
+
+
+def describe_os_error(err: OSError) -> str:
+    """One line for a filesystem fault: what failed, on which path, and what to do."""
+    where = f" {str(err.filename)!r}" if err.filename is not None else ""
+    what = err.strerror or str(err)
+    hint = _OS_HINTS.get(err.errno, "check the path and the disk, then run the command again")
+    return f"{what}:{where}; {hint}"
+
+
+class _Commands(TyperGroup):
+    """Every command (the federated ones included): an OSError is one line and exit 3."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OSError as err:
+            if err.errno == errno.EPIPE:  # stdout closed (| head): click handles it
+                raise
+            from rich.markup import escape
+
+            console.print(f"[bold red]error:[/] {escape(describe_os_error(err))}", soft_wrap=True)
+            raise typer.Exit(code=EXIT_ENVIRONMENT) from err
+
 
 app = typer.Typer(
     help="Train privGAN across data owners, export labelled synthetic data, measure it.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
 console = Console(stderr=True)
 
@@ -35,7 +77,7 @@ def _fail(err: Exception) -> None:
     from rich.markup import escape
 
     console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=EXIT_BAD_INPUT)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

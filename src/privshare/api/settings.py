@@ -27,6 +27,8 @@ def toml_value(value: Any) -> str:
         value = list(value)
     if isinstance(value, Path):
         value = str(value)
+    if isinstance(value, list):  # one line: an override never holds a line break
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     try:
         return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
     except TypeError as err:

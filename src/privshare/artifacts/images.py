@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from privshare.artifacts.atomic import atomic_file
 
 
 def to_uint8(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -17,11 +18,8 @@ def to_uint8(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
 
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
     """``np.savez_compressed`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_file(path, suffix=".tmp.npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
 
 
 def save_grid(
@@ -46,8 +44,5 @@ def save_grid(
             big = np.kron(img, np.ones((scale, scale), dtype=np.uint8))
             top, left = pad + r * (h * scale + pad), pad + k * (w * scale + pad)
             canvas[top : top + h * scale, left : left + w * scale] = big
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    Image.fromarray(canvas, mode="L").save(tmp)
-    os.replace(tmp, path)
+    with atomic_file(path, suffix=".tmp.png") as tmp:
+        Image.fromarray(canvas, mode="L").save(tmp)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +46,10 @@ def save_model_file(
             for name, sd in networks.items()
         },
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    from privshare.artifacts.atomic import atomic_file  # atomic imports ArtifactError from here
+
+    with atomic_file(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def read_model_file(path: str | Path) -> dict[str, Any]:

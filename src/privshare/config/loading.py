@@ -113,6 +113,25 @@ def preset_dict(name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def read_toml(path: str | Path, *, what: str = "TOML file") -> dict[str, Any]:
+    """Read a UTF-8 TOML file; a missing, unreadable, non-UTF-8 or invalid file raises
+    :class:`ConfigError` naming ``what`` and the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {str(path)!r} does not exist; pass a TOML file")
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {str(path)!r} is not UTF-8 text (byte "
+                          f"{err.object[err.start]:#04x} at offset {err.start}); save it as "
+                          "UTF-8") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"{what} {str(path)!r} cannot be read ({err.strerror}); check its "
+                          "permissions") from err
+
+
 def parse_override(text: str) -> dict[str, Any]:
     """Turn ``"train.epochs_gan=5"`` into ``{"train": {"epochs_gan": 5}}``.
 
@@ -121,6 +140,9 @@ def parse_override(text: str) -> dict[str, Any]:
     """
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like section.key=value")
+    if any(c in text for c in "\n\r\x00"):
+        raise ConfigError(f"override {text!r} holds a line break or NUL, which would smuggle in "
+                          "more TOML; give one key=value per --set, on one line")
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
@@ -148,12 +170,7 @@ def load_config(
         data = _merge(data, preset_dict(preset))
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist; pass a TOML file")
-        try:
-            data = _merge(data, tomllib.loads(path.read_text()))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from err
+        data = _merge(data, read_toml(path, what="config file"))
     for text in overrides:
         data = _merge(data, parse_override(text))
     return config_from_dict(data)
@@ -169,10 +186,39 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+NAME_BYTES = 200  # a run folder name's limit: the file system allows 255, the cells' suffixes need room
+
+
+def _check_name(name: str) -> None:
+    """``name`` becomes one folder under ``out_dir``: no separators, no ``..``, printable."""
+    _check(bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name,
+           f"name={name!r} must be one folder name: not empty, '.' or '..', without '/' or "
+           "'\\'; e.g. name=\"my-run\" (put the parent folder in out_dir)")
+    _check(name.isprintable(),
+           f"name={name!r} holds a control character (a line break?); use letters, digits, "
+           "'-' and '_'")
+    size = len(name.encode("utf-8"))
+    _check(size <= NAME_BYTES,
+           f"name={name[:40]!r}... is {size} bytes long; a run folder name may have at most "
+           f"{NAME_BYTES}: pick a shorter name")
+
+
 def validate(config: RunConfig) -> None:
     """Range checks that a type hint cannot express."""
     d, t, m = config.data, config.train, config.model
     _check(0 <= config.seed < 2 ** 63, f"seed={config.seed} must be in [0, 2**63), e.g. 0")
+    _check_name(config.name)
+    _check(len(set(d.classes)) == len(d.classes),
+           f"data.classes={list(d.classes)} names class(es) "
+           f"{sorted({c for c in d.classes if d.classes.count(c) > 1})} more than once; "
+           "list each class once")
+    _check(config.export.grid_columns >= 1,
+           f"export.grid_columns={config.export.grid_columns} must be >= 1 (images per class "
+           "row of the PNG grid), e.g. 10")
+    _check("privgan" not in config.train.methods or t.dp_delay < t.epochs_privgan,
+           f"train.dp_delay={t.dp_delay} >= train.epochs_privgan={t.epochs_privgan}: DP would "
+           "never train and privGAN's privacy term would come from an untrained DP; set "
+           "train.dp_delay below train.epochs_privgan (paper: 0)")
     dev = t.device
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            f"train.device={dev!r}: auto, cpu, cuda or cuda:N")

@@ -4,6 +4,8 @@ dispatches on ``DataConfig.name`` and applies ``classes`` / ``max_train_per_clas
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,25 @@ def split_test(x: np.ndarray, y: np.ndarray, *, seed: int) -> tuple[np.ndarray, 
                         ) from err
 
 
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a .npz file; an empty, truncated, damaged or non-.npz file raises
+    :class:`DataError` naming the file."""
+    path = Path(path)
+    fix = "write it again with numpy.savez(path, x=..., y=...)"
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes), not an .npz; {fix}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as d:
+                return {k: d[k] for k in d.files}
+    except (EOFError, zipfile.BadZipFile, zlib.error, KeyError, ValueError) as err:
+        raise DataError(f"{path}: not a readable .npz (truncated, damaged or holding pickled "
+                        f"objects: {type(err).__name__}: {err}); {fix}") from err
+    raise DataError(f"{path}: holds one bare array (a .npy file), not an .npz of named arrays "
+                    f"x and y; {fix}")
+
+
 def load_npz(path: str | Path, *, seed: int = 0) -> Dataset:
     """A .npz with ``x`` (n, H, W) and ``y`` (n,), optionally ``x_test`` / ``y_test``.
 
@@ -78,11 +99,7 @@ def load_npz(path: str | Path, *, seed: int = 0) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"npz file {path} does not exist; set data.path to your .npz file")
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            arrays = {k: d[k] for k in d.files}
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable .npz ({err}); save it with numpy.savez") from err
+    arrays = read_npz(path)
     missing = {"x", "y"} - set(arrays)
     if missing:
         raise DataError(f"{path}: missing array(s) {sorted(missing)} (found {sorted(arrays)}); "

@@ -174,13 +174,9 @@ def load_eval_config(
     """Defaults, then a preset, then a TOML file of top-level keys, then ``key=value`` overrides."""
     data: dict[str, Any] = _preset_data(preset) if preset is not None else {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"evaluation config {str(path)!r} does not exist; pass a TOML file")
-        try:
-            data.update(tomllib.loads(path.read_text()))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"evaluation config {str(path)!r} is not valid TOML: {err}") from err
+        from privshare.config.loading import read_toml
+
+        data.update(read_toml(path, what="evaluation config"))
     for text in overrides:
         parsed = parse_override(text)
         key, value = next(iter(parsed.items()))

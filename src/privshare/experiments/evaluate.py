@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from privshare.artifacts import Run, RunLayout, load_run
+from privshare.artifacts.atomic import atomic_file
 from privshare.artifacts.lock import run_folder_lock
 from privshare.attacks import privacy_evaluation
 from privshare.data import Dataset
@@ -63,9 +63,8 @@ class Evaluation:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str, Path]:

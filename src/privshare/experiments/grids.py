@@ -21,6 +21,7 @@ the store marks the mirrored cells (``mirror_of``) and rows (``mirrored``).
 from __future__ import annotations
 
 import functools
+import importlib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from privshare.config import ConfigError, RunConfig, load_config
+from privshare.config.loading import read_toml
 
 GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
@@ -99,29 +101,69 @@ class SweepSpec:
         return [(f0, f1) for f0 in self.fractions for f1 in self.columns]
 
 
+_LIST = list  # a TOML array of the given item type
+_TYPES: dict[str, tuple[type, type | None]] = {  # key -> (TOML type, item type of an array)
+    "name": (str, None), "preset": (str, None), "fractions": (_LIST, float),
+    "other_fractions": (_LIST, float), "methods": (_LIST, str), "seeds": (_LIST, int),
+    "symmetric": (bool, None), "set": (_LIST, str), "eval_seeds": (_LIST, int),
+    "evaluator": (str, None), "evaluate": (_LIST, str), "cells": (_LIST, list),
+    "cpus_per_cell": (float, None), "gpus_per_cell": (float, None),
+}
+_EXAMPLES = {float: "0.2", int: "0", str: '"privgan"', bool: "true", list: "[0.01, 0.25]"}
+_NOUNS = {float: "a number", int: "an integer", str: "a string", bool: "a boolean (true or false)",
+          list: "a list"}
+
+
+def _typed(value: Any, kind: type, key: str, where: str) -> Any:
+    """``value`` if it has TOML type ``kind`` (an integer passes for a float), else raise."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    accepted = (list, tuple) if kind is list else kind
+    if isinstance(value, accepted) and not (isinstance(value, bool) and kind is not bool):
+        return value
+    raise ConfigError(f"{where}: {key} = {value!r} is a {type(value).__name__}; expected "
+                      f"{_NOUNS[kind]}, e.g. {key} = {_EXAMPLES[kind]}")
+
+
+def _checked(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Every key of ``data`` checked against :data:`_TYPES`; arrays become tuples."""
+    out = {}
+    for key, value in data.items():
+        kind, item = _TYPES[key]
+        if kind is _LIST:
+            if not isinstance(value, list | tuple):
+                raise ConfigError(f"{where}: {key} = {value!r} must be a list, e.g. "
+                                  f"{key} = [{_EXAMPLES[item]}]")
+            out[key] = tuple(_typed(v, item, f"{key}[{i}]", where) for i, v in enumerate(value))
+        else:
+            out[key] = _typed(value, kind, key, where)
+    return out
+
+
 def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepSpec:
-    """Build and check a :class:`SweepSpec`; unknown keys and bad values raise."""
+    """Build and check a :class:`SweepSpec`; unknown keys and ill-typed or bad values raise."""
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
     for key in ("name", "preset", "fractions"):
         if key not in data:
             raise ConfigError(f"{where}: missing key {key!r}")
+    d = _checked(data, where)
     spec = SweepSpec(
-        name=str(data["name"]),
-        preset=str(data["preset"]),
-        fractions=tuple(float(f) for f in data["fractions"]),
-        other_fractions=tuple(float(f) for f in data.get("other_fractions", ())),
-        methods=tuple(data.get("methods", ("privgan", "gan"))),
-        seeds=tuple(int(s) for s in data.get("seeds", (0,))),
-        symmetric=bool(data.get("symmetric", False)),
-        overrides=tuple(str(s) for s in data.get("set", ())),
-        eval_seeds=tuple(int(s) for s in data.get("eval_seeds", (0,))),
-        evaluator=str(data.get("evaluator", EVALUATOR)),
-        evaluation=tuple(str(s) for s in data.get("evaluate", ())),
-        cells=tuple(_pair(c, where) for c in data.get("cells", ())),
-        cpus_per_cell=float(data.get("cpus_per_cell", 1.0)),
-        gpus_per_cell=float(data.get("gpus_per_cell", 0.0)),
+        name=d["name"],
+        preset=d["preset"],
+        fractions=d["fractions"],
+        other_fractions=d.get("other_fractions", ()),
+        methods=d.get("methods", ("privgan", "gan")),
+        seeds=d.get("seeds", (0,)),
+        symmetric=d.get("symmetric", False),
+        overrides=d.get("set", ()),
+        eval_seeds=d.get("eval_seeds", (0,)),
+        evaluator=d.get("evaluator", EVALUATOR),
+        evaluation=d.get("evaluate", ()),
+        cells=tuple(_pair(c, where) for c in d.get("cells", ())),
+        cpus_per_cell=d.get("cpus_per_cell", 1.0),
+        gpus_per_cell=d.get("gpus_per_cell", 0.0),
     )
     _validate(spec, where)
     return spec
@@ -130,7 +172,25 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
 def _pair(cell: Any, where: str) -> tuple[float, float]:
     if not isinstance(cell, (list, tuple)) or len(cell) != 2:
         raise ConfigError(f"{where}: cells entry {cell!r} must be a pair [f0, f1], e.g. [0.01, 0.25]")
-    return float(cell[0]), float(cell[1])
+    return tuple(_typed(f, float, "cells entry", where) for f in cell)  # type: ignore[return-value]
+
+
+def _check_evaluator(evaluator: str, where: str) -> None:
+    """Import ``"module:function"`` now, so a typo fails before any cell trains."""
+    module, _, name = evaluator.partition(":")
+    if not module or not name:
+        raise ConfigError(f"{where}: evaluator {evaluator!r} must look like "
+                          f"'package.module:function', e.g. {EVALUATOR!r}")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except ImportError as err:
+        raise ConfigError(f"{where}: evaluator {evaluator!r}: module {module!r} does not import "
+                          f"({err}); fix the name or install it (default: {EVALUATOR!r})") from err
+    except AttributeError as err:
+        raise ConfigError(f"{where}: evaluator {evaluator!r}: module {module!r} has no "
+                          f"{name!r}; fix the function name (default: {EVALUATOR!r})") from err
+    if not callable(fn):
+        raise ConfigError(f"{where}: evaluator {evaluator!r} is not a function")
 
 
 def _validate(spec: SweepSpec, where: str) -> None:
@@ -164,8 +224,7 @@ def _validate(spec: SweepSpec, where: str) -> None:
                   "rows: lower the fractions or evaluate with nonmembers_from = \"test\"")
     if spec.symmetric and set(fr) != set(cols):
         raise bad("symmetric = true needs other_fractions equal to fractions")
-    if ":" not in spec.evaluator:
-        raise bad(f"evaluator {spec.evaluator!r} must look like 'package.module:function'")
+    _check_evaluator(spec.evaluator, where)
     if spec.cpus_per_cell <= 0 or spec.gpus_per_cell < 0:
         raise bad(f"cpus_per_cell {spec.cpus_per_cell:g} must be > 0 and gpus_per_cell "
                   f"{spec.gpus_per_cell:g} >= 0")
@@ -184,15 +243,9 @@ def load_spec(
         if grid not in GRIDS:
             raise ConfigError(f"unknown grid {grid!r}; choose one of {', '.join(GRIDS)}")
         text = resources.files("privshare.experiments").joinpath(f"sweeps/{grid}.toml").read_text()
-        where = f"grid {grid!r}"
+        data, where = tomllib.loads(text), f"grid {grid!r}"
     else:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"sweep file {str(path)!r} does not exist; pass a TOML file")
-        text, where = path.read_text(), str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{where} is not valid TOML: {err}") from err
+        data = read_toml(path, what="sweep file")
+        where = str(path)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return spec_from_dict(data, where=where)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from privshare.artifacts import (
     save_model_file,
     save_npz_atomic,
 )
+from privshare.artifacts.atomic import write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
 from privshare.config import RunConfig, config_to_dict, save_config
 from privshare.data import Dataset, Partition, save_partition
@@ -53,11 +53,7 @@ class RunExistsError(ValueError):
     """The run folder exists and holds a run with a different configuration."""
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """``data`` as indented, key-sorted JSON, through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+write_json = write_json_atomic  # run.json, history.json: whole or not at all, never a .tmp left
 
 
 

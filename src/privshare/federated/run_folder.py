@@ -9,8 +9,6 @@ one-process run, readable with :func:`privshare.artifacts.load_run`.
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import tomllib
 from collections import defaultdict
@@ -23,6 +21,7 @@ import torch
 
 import privshare
 from privshare.artifacts import RunLayout, save_model_file
+from privshare.artifacts.atomic import write_json_atomic
 from privshare.config import RunConfig, config_from_dict, save_config
 from privshare.federated.records import RoundOrder
 from privshare.federated.settings import FederatedSettings, FederationError
@@ -32,11 +31,7 @@ if TYPE_CHECKING:
     from privshare.training import CentralState
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+_write_json = write_json_atomic
 
 
 class ServerRunFolder:

@@ -112,9 +112,15 @@ def report_command(
 ) -> None:
     """Draw the figures and write a self-contained report.html from stored results only."""
     from privshare.reports import build_report
-    from privshare.reports.results import ResultsError
+    from privshare.reports.results import ResultsError, load_results
 
     try:
+        cells = load_results(path).cells
+        if not any(c.status == "done" for c in cells):  # nothing to draw: refuse, write nothing
+            states = ", ".join(f"{sum(c.status == s for c in cells)} {s}"
+                               for s in sorted({c.status for c in cells})) or "no cells"
+            raise ResultsError(f"{str(path)!r} holds no finished cell ({states}); run or resume "
+                               "`privshare sweep` until a cell is done, then build the report")
         rep = build_report(path, out_dir=out_dir)
     except (ResultsError, ValueError) as err:
         _fail(err)

@@ -28,8 +28,11 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:  # a full disk or a kill mid-write leaves the previous checkpoint, never a .tmp
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path, *, kind: str) -> dict[str, Any]:

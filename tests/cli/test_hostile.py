@@ -156,6 +156,20 @@ def test_non_utf8_toml_is_one_line_naming_the_file(command, tmp_path, tiny_run):
     assert not out.exists() and files(tiny_run) == before
 
 
+@pytest.mark.parametrize("kind", ["empty", "truncated"])
+def test_a_damaged_partition_in_a_run_folder_is_one_line(kind, tmp_path, tiny_run):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)
+    part = run / "partition.npz"
+    part.write_bytes(b"" if kind == "empty" else part.read_bytes()[:300])
+    before = files(run)
+    res = runner.invoke(app, ["evaluate", str(run), "--seeds", "0"])
+    refused(res, EXIT_BAD_INPUT, re.escape(str(part)) + ": not a readable partition")
+    assert files(run) == before
+
+
 # -- 8. a report needs a finished cell --------------------------------------------------------
 
 @pytest.mark.parametrize("cells", [[], ["failed"]], ids=["empty store", "only failed cells"])
@@ -231,3 +245,14 @@ def test_bad_federated_options_write_nothing(args, message, tmp_path):
                               str(tmp_path / "out"), *engine, *args])
     refused(res, EXIT_BAD_INPUT, message)
     assert files(tmp_path) == []
+
+
+def test_the_library_simulation_checks_before_writing_private_rows(tmp_path):
+    from privshare.config import ConfigError, load_config
+    from privshare.federated.settings import FederationError
+    from privshare.federated.simulate import simulate
+
+    config = load_config(preset="tiny", overrides=[f'out_dir="{tmp_path}"', 'name="f"'])
+    with pytest.raises((ConfigError, FederationError, ValueError), match="local-steps=0 must be >= 1"):
+        simulate(config, engine="inprocess", local_steps=0)
+    assert not (tmp_path / "f").exists()

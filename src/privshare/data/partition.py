@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,8 +234,9 @@ def load_partition(path: str | Path) -> Partition:
     try:
         with np.load(path, allow_pickle=False) as d:
             data = {k: d[k] for k in d.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable partition .npz ({err})") from err
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{path}: not a readable partition .npz (truncated or damaged: "
+                        f"{type(err).__name__}: {err}); this run folder cannot be used as is") from err
     required = {"classes", "fractions", "seed", "labels", "nonmember"}
     missing = sorted(required - set(data))
     owner_keys = [f"owner_{j}" for j in range(len(data.get("fractions", ())))]

@@ -55,21 +55,6 @@ def _config(preset, config_file, overrides, name, out_dir):
     return load_config(preset=preset, path=config_file, overrides=extra)
 
 
-def _check_simulation(config, *, engine: str, local_steps: int, round_timeout: float) -> None:
-    """Every check a simulation would meet later, before it writes partition.npz or an owner's rows."""
-    from privshare.federated.settings import FederatedSettings, check_federable
-    from privshare.federated.simulate import ENGINES
-    from privshare.training import resolve_device
-
-    if engine not in ENGINES:
-        from privshare.config import ConfigError
-
-        raise ConfigError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
-    FederatedSettings(local_steps=local_steps, round_timeout=round_timeout)  # ranges
-    check_federable(config)
-    resolve_device(config.train.device)
-
-
 @app.command()
 def simulate(
     config_file: ConfigArg = None,
@@ -88,8 +73,6 @@ def simulate(
         from privshare.federated.simulate import simulate as run
 
         config = _config(preset, config_file, set_, name, out_dir)
-        _check_simulation(config, engine=engine, local_steps=local_steps,
-                          round_timeout=round_timeout)
         result = run(config, engine=engine, local_steps=local_steps, round_timeout=round_timeout)
     except _errors() as err:
         _fail(err)

@@ -20,7 +20,7 @@ from privshare.config import ConfigError, RunConfig
 from privshare.federated.data import write_owner_files
 from privshare.federated.harness import run_in_process, simulation_owners
 from privshare.federated.server import FederatedResult
-from privshare.federated.settings import FederatedSettings
+from privshare.federated.settings import FederatedSettings, check_federable
 from privshare.training import steps_per_epoch
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,12 @@ ENGINES = ("inprocess", "local")
 def simulate(
     config: RunConfig, *, engine: str = "local", local_steps: int = 1, round_timeout: float = 300.0
 ) -> FederatedResult:
-    """Run a federated privGAN with every owner on this machine; return its summary."""
-    if engine not in ENGINES:
-        raise ConfigError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
+    """Run a federated privGAN with every owner on this machine; return its summary.
+
+    Every setting is checked (:func:`check_simulation`) before partition.npz
+    or any owner's private rows are written.
+    """
+    check_simulation(config, engine=engine, local_steps=local_steps, round_timeout=round_timeout)
     root = Path(config.out_dir) / config.name
     files = write_owner_files(config, folder=root / "private", partition_path=root / "partition.npz")
     owners = simulation_owners(root, owner_files=files)
@@ -49,6 +52,18 @@ def simulate(
     manifest = json.loads((root / "run.json").read_text())
     log.info("flower reports %s bytes in total", info.get("network-traffic", {}).get("total-bytes"))
     return FederatedResult.from_manifest(manifest, run_dir=str(root))
+
+
+def check_simulation(config: RunConfig, *, engine: str, local_steps: int,
+                     round_timeout: float) -> None:
+    """Every check a simulation would meet later, before anything is written."""
+    from privshare.training import resolve_device
+
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
+    FederatedSettings(local_steps=local_steps, round_timeout=round_timeout)  # ranges
+    check_federable(config)
+    resolve_device(config.train.device)
 
 
 def _run_timeout(config: RunConfig, settings: FederatedSettings, files: list[Path]) -> float:

@@ -90,7 +90,12 @@ def render(*, title: str, summary: Sequence[str], figures: Sequence[FigureFile],
 
 
 def write_page(path: Path, text: str) -> Path:
+    """``text`` to ``path`` whole or not at all (its folder made; no ``.tmp`` left on failure)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

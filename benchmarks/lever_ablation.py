@@ -13,8 +13,8 @@ killed and started again, and a later session picks up where it stopped.
 It then prints, per recipe and owner, the mean over the training seeds of
 every figure :mod:`benchmarks.lever_table` prints for one run, with a 95 %
 Student-t interval over the training seeds (``n`` = how many seeds are
-finished; one seed has no interval and is marked so), and the training
-minutes per seed.
+finished; one seed has no interval and is marked so), and the range of the
+training minutes (wall time, which depends on what else ran).
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def table(roots: dict[str, list[Path]], *, eval_seeds: list[int]) -> list[list[s
                        .get("timings_s", {}).items() if k in ("privgan", "gan")) / 60
                    for r in folders]
         for owner in ("0", "1"):
-            line = [recipe, owner, str(len(folders)), _interval(minutes)]
+            # wall minutes depend on what else ran: their range, not an interval
+            line = [recipe, owner, str(len(folders)), f"{min(minutes):.1f}-{max(minutes):.1f}"]
             cells = [(s, "all" if s == "privgan_pooled" else owner, "accuracy") for s in SOURCES]
             cells += [("privgan", owner, "recall")] + [(a, owner, "auc") for a in ATTACKS]
             for source, o, metric in cells:

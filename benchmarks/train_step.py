@@ -5,6 +5,7 @@
     python -m benchmarks.train_step --whole-run           # also time `privshare run --preset quick`
     python -m benchmarks.train_step --compile             # also the torch.compile'd step
     python -m benchmarks.train_step --preset quick        # the quick preset's networks and batch
+    python -m benchmarks.train_step --preset quick --set train.r1_gamma=1.0   # a lever's cost
 
 Every case runs in its own process (so its peak resident memory is its own)
 on random rows of MNIST's shape. For each case it prints seconds per step,
@@ -91,7 +92,7 @@ def _trainer(*, case: dict, classes: int, device: torch.device, seed: int = 0):
     config = load_config(preset=case["preset"], overrides=[
         f"data.classes={list(range(classes))}", f'train.precision="{case["precision"]}"',
         *([f"train.batch_size={case['batch']}"] if case["batch"] else []), f"seed={seed}",
-        f"train.compile={str(case.get('compiled', False)).lower()}"])
+        f"train.compile={str(case.get('compiled', False)).lower()}", *case.get("overrides", ())])
     rng = np.random.default_rng(seed)
     rows = [RealRows.from_arrays([rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
                                   for _ in range(classes)], device=device,
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="shorten the whole run to this many epochs (default: the preset's 60)")
     p.add_argument("--whole-run", action="store_true", help="also time privshare run --preset quick")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   help="section.key=value for every case (e.g. train.r1_gamma=1.0)")
     p.add_argument("--case", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.case:  # child process: one case, one JSON line
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         args.precisions, args.no_looped = [], True
     cases = [dict(device=str(device), precision=pr, classes=c, layout="batched",
                   preset=args.preset, batch=args.batch, tune_allocator=not args.system_allocator,
-                  steps=args.steps, warmup=args.warmup)
+                  steps=args.steps, warmup=args.warmup, overrides=args.overrides)
              for pr in args.precisions for c in args.classes]
     if args.compile:
         cases += [dict(c, compiled=True) for c in list(cases)]

@@ -11,7 +11,6 @@ run fitted on arrays can be evaluated from its folder alone.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from privshare.config import RunConfig
 from privshare.data.dataset import DataError, Dataset, as_labels, as_uint8_images
+from privshare.data.loaders import read_npz, write_npz
 from privshare.data.partition import Partition
 from privshare.data.prepare import _check_shape
 
@@ -163,22 +163,14 @@ def owner_fractions(sizes: Sequence[int]) -> tuple[float, ...]:
 
 def save_arrays(dataset: Dataset, path: str | Path) -> None:
     """Write ``dataset`` as the .npz :func:`load_arrays` reads (``x``, ``y``, ``x_test``, ``y_test``)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        np.savez_compressed(f, x=dataset.x_train, y=dataset.y_train, x_test=dataset.x_test,
-                            y_test=dataset.y_test)
-    tmp.replace(path)
+    write_npz(path, x=dataset.x_train, y=dataset.y_train, x_test=dataset.x_test,
+              y_test=dataset.y_test)
 
 
 def load_arrays(path: str | Path) -> Dataset:
     """Read a dataset written by :func:`save_arrays`; the test split may be empty."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            arrays = {k: d[k] for k in d.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable arrays .npz ({err})") from err
+    arrays = read_npz(path)  # the loaders' one error path for an unreadable .npz
     missing = sorted({"x", "y", "x_test", "y_test"} - set(arrays))
     if missing:
         raise DataError(f"{path}: lacks {missing}; it was not written by save_arrays")

@@ -4,6 +4,8 @@ dispatches on ``DataConfig.name`` and applies ``classes`` / ``max_train_per_clas
 
 from __future__ import annotations
 
+import os
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -89,6 +91,19 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
                         f"objects: {type(err).__name__}: {err}); {fix}") from err
     raise DataError(f"{path}: holds one bare array (a .npy file), not an .npz of named arrays "
                     f"x and y; {fix}")
+
+
+def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """``arrays`` as a compressed .npz at ``path``, whole or not at all: a temporary file
+    beside it, renamed over it on success and removed whatever fails."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def load_npz(path: str | Path, *, seed: int = 0) -> Dataset:

@@ -10,8 +10,6 @@ partitioned: it stays for utility.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from privshare.data.dataset import DataError
+from privshare.data.loaders import write_npz
 
 FORMAT_VERSION = 1
 
@@ -193,20 +192,12 @@ def make_partition(
 
 
 def save_partition(partition: Partition, path: str | Path) -> None:
-    """Write the partition as .npz through a temporary file and ``os.replace``."""
+    """Write the partition as .npz, whole or not at all (:func:`~privshare.data.loaders.write_npz`)."""
     path = Path(path)
     owners = {f"owner_{j}": idx for j, idx in enumerate(partition.owner_indices)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f, version=np.int64(FORMAT_VERSION), classes=np.asarray(partition.classes, np.int64),
-                fractions=np.asarray(partition.fractions, np.float64), seed=np.int64(partition.seed),
-                labels=partition.labels, nonmember=partition.nonmember_indices, **owners)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, version=np.int64(FORMAT_VERSION), classes=np.asarray(partition.classes, np.int64),
+              fractions=np.asarray(partition.fractions, np.float64), seed=np.int64(partition.seed),
+              labels=partition.labels, nonmember=partition.nonmember_indices, **owners)
 
 
 def _check_indices(path: Path, *, data: dict[str, np.ndarray], names: list[str]) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from privshare.artifacts import Run, RunLayout, load_run
-from privshare.artifacts.atomic import atomic_file
+from privshare.artifacts.atomic import atomic_file, write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
 from privshare.attacks import privacy_evaluation
 from privshare.data import Dataset
@@ -36,7 +36,7 @@ from privshare.data.arrays import load_arrays
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
 from privshare.evaluation.config import validate_eval_config
 from privshare.evaluation.summary import summarise_rows
-from privshare.experiments.run import prepare_data, write_json
+from privshare.experiments.run import prepare_data
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str,
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         data.setdefault("timings_s", {})["evaluation"] = round(ev.elapsed_s, 3)
-        write_json(manifest, data)
+        write_json_atomic(manifest, data)
     return paths
 
 

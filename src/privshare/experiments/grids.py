@@ -34,8 +34,6 @@ from privshare.config.loading import read_toml
 GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
-_KEYS = {"name", "preset", "fractions", "other_fractions", "methods", "seeds", "symmetric",
-         "set", "eval_seeds", "evaluator", "evaluate", "cells", "cpus_per_cell", "gpus_per_cell"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,7 @@ _TYPES: dict[str, tuple[type, type | None]] = {  # key -> (TOML type, item type 
     "evaluator": (str, None), "evaluate": (_LIST, str), "cells": (_LIST, list),
     "cpus_per_cell": (float, None), "gpus_per_cell": (float, None),
 }
+_KEYS = frozenset(_TYPES)  # every key a sweep file may hold
 _EXAMPLES = {float: "0.2", int: "0", str: '"privgan"', bool: "true", list: "[0.01, 0.25]"}
 _NOUNS = {float: "a number", int: "an integer", str: "a string", bool: "a boolean (true or false)",
           list: "a list"}

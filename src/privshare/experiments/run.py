@@ -53,11 +53,6 @@ class RunExistsError(ValueError):
     """The run folder exists and holds a run with a different configuration."""
 
 
-write_json = write_json_atomic  # run.json, history.json: whole or not at all, never a .tmp left
-
-
-
-
 def owner_rows(
     dataset: Dataset, partition: Partition, *, owner: int, device: torch.device, dtype: torch.dtype
 ) -> RealRows:
@@ -214,7 +209,7 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
         previous = json.loads(layout.manifest.read_text())
         for key in ("methods_done", "timings_s", "steps_per_epoch"):
             manifest[key] = previous.get(key, manifest[key])
-    write_json(layout.manifest, manifest)
+    write_json_atomic(layout.manifest, manifest)
     dtype = master_dtype(config.train.precision)
     rows = [
         owner_rows(dataset, partition, owner=j, device=device, dtype=dtype)
@@ -234,12 +229,12 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
             )
         except TrainingDiverged as err:  # no model file or export of this method exists
             manifest.update(status="diverged", error=str(err))
-            write_json(layout.manifest, manifest)
+            write_json_atomic(layout.manifest, manifest)
             raise
         manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
         manifest["methods_done"].append(method)
-        write_json(layout.history, histories)
-        write_json(layout.manifest, manifest)
+        write_json_atomic(layout.history, histories)
+        write_json_atomic(layout.manifest, manifest)
         if not config.train.keep_checkpoints:
             for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
                 ck.unlink()
@@ -247,5 +242,5 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
     export_synthetic(load_run(layout.root))
     manifest["timings_s"]["export"] = round(time.perf_counter() - start, 3)
     manifest["status"] = "done"
-    write_json(layout.manifest, manifest)
+    write_json_atomic(layout.manifest, manifest)
     return load_run(layout.root)

@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from privshare.training import CentralState
 
 
-_write_json = write_json_atomic
-
-
 class ServerRunFolder:
     """Config, manifest, per-epoch history and DP, as the server sees the run."""
 
@@ -76,7 +73,7 @@ class ServerRunFolder:
                           "owners": [{"index": o.index, "name": o.name, "node_id": str(o.node_id)}
                                      for o in self.owners]},
         }
-        _write_json(self.layout.manifest, self.manifest)
+        write_json_atomic(self.layout.manifest, self.manifest)
 
     def record_round(self, order: RoundOrder, metrics: dict[int, dict[str, float]]) -> None:
         """Fold one round's owner metrics into per-epoch sums.
@@ -113,13 +110,13 @@ class ServerRunFolder:
             image_shape=first.image_shape, networks={"central": central.network.state_dict()},
             owners=len(self.owners),
         )
-        _write_json(self.layout.history, {"privgan": self.history()})
+        write_json_atomic(self.layout.history, {"privgan": self.history()})
         self.manifest["status"] = "done"
         self.manifest["methods_done"] = ["privgan"]
         self.manifest["timings_s"]["privgan"] = round(result.seconds_per_round * result.rounds, 3)
         self.manifest["federated"].update(
             {k: v for k, v in asdict(result).items() if k not in ("run_dir", "owners")})
-        _write_json(self.layout.manifest, self.manifest)
+        write_json_atomic(self.layout.manifest, self.manifest)
 
 
 def _flwr_version() -> str:

@@ -187,3 +187,21 @@ def test_evaluation_settings_of_a_sweep_are_checked_and_stored():
     with pytest.raises(ConfigError, match="members=0"):
         spec_from_dict({"name": "e", "preset": "tiny", "fractions": [0.2], "evaluate": ["members=0"]})
     assert load_spec(grid="quick").evaluation  # the CI grid carries its own small evaluation
+
+
+@needs_evaluator
+def test_only_runs_the_matching_cells_and_leaves_the_rest_pending(tmp_path):
+    spec = spec_from_dict({"name": "o", "preset": "tiny", "fractions": [0.3],
+                           "methods": ["privgan", "gan"], "evaluator": EVALUATOR,
+                           "evaluate": FAST_EVAL, "set": ["train.epochs_privgan=2",
+                                                          "train.epochs_gan=2"]})
+    with pytest.raises(SweepError, match=r"--only 'privgan-f0\.5\*' matches no cell"):
+        run_sweep(spec, out_dir=tmp_path, only=("privgan-f0.5*",))
+    assert not (tmp_path / "o").exists()  # refused before the store or its folder is made
+    first = run_sweep(spec, out_dir=tmp_path, only=("gan-*",))
+    assert first.ran == 1 and not first.failed
+    with ResultStore(first.store) as s:
+        assert {c.key: c.status for c in s.cells()} == {"privgan-f0.3-f0.3-s0": "pending",
+                                                      "gan-f0.3-f0.3-s0": "done"}
+    rest = run_sweep(spec, out_dir=tmp_path)
+    assert rest.ran == 1 and rest.already_done == 1

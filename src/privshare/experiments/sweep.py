@@ -18,6 +18,7 @@ from the run's checkpoints) and, by default, the failed ones.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import importlib
 import io
 import json
@@ -25,7 +26,7 @@ import logging
 import platform
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,18 @@ def _record(store: ResultStore, cell: Cell, outcome: dict, failed: dict[str, str
             progress(cell, "failed", failed[cell.key])
 
 
+def _cell_filter(patterns: Sequence[str], keys: Sequence[str]) -> Callable[[str], bool]:
+    """A predicate over cell keys: true for all when ``patterns`` is empty."""
+    if not patterns:
+        return lambda key: True
+    for pattern in patterns:
+        if not fnmatch.filter(keys, pattern):
+            shown = ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+            raise SweepError(f"--only {pattern!r} matches no cell of this grid; "
+                             f"its cell keys look like: {shown}")
+    return lambda key: any(fnmatch.fnmatchcase(key, p) for p in patterns)
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -238,6 +251,7 @@ def run_sweep(
     drop_models: bool = False,
     progress: SweepProgress | None = None,
     engine: EngineSettings | None = None,
+    only: Sequence[str] = (),
 ) -> SweepResult:
     """Run (or resume) every unfinished cell of ``spec`` under ``out_dir / spec.name``.
 
@@ -250,24 +264,30 @@ def run_sweep(
     writes the store. A cell that raises is marked failed; the others go on.
     ``drop_models`` deletes a cell's model files once its results are stored
     (reports never need them; the paper grid's models take tens of GB).
+    ``only``: shell-style patterns over cell keys (``gan-*``, ``privgan-f0.1-*``);
+    when given, just the unfinished cells matching one of them run now, the
+    rest stay pending. Each pattern must match a cell of the grid.
     """
     if workers < 1:
         raise ValueError(f"workers={workers}: use 1 (in this process) or more")
+    root = Path(out_dir) / spec.name
+    planned = plan_cells(spec, root=root)
+    wanted_key = _cell_filter(only, [c.key for c in planned])
     settings = engine or EngineSettings()
     if settings.engine == "local" and workers > 1:
         settings = replace(settings, engine="ray", local_cpus=workers, cpus=1.0)
     if settings.engine == "ray" and threads is None:
         threads = max(1, int(settings.cpus))
     start = time.perf_counter()
-    root = Path(out_dir) / spec.name
     with open_engine(settings) as runner, _lock(root), \
             ResultStore(root / STORE_NAME, create=True) as store:
         info = {"privshare": privshare.__version__, "python": platform.python_version(),
                 "numpy": np.__version__, "workers": workers}
-        store.initialise(spec=spec.to_dict(), cells=plan_cells(spec, root=root), info=info)
+        store.initialise(spec=spec.to_dict(), cells=planned, info=info)
         already = len(store.cells(status="done"))
         wanted = ("pending", "running", "failed") if retry_failed else ("pending", "running")
-        todo = [c for c in store.cells(status=wanted) if c.mirror_of is None]
+        todo = [c for c in store.cells(status=wanted)
+                if c.mirror_of is None and wanted_key(c.key)]
         failed: dict[str, str] = {}
         drop = root if drop_models else None
 

@@ -66,6 +66,9 @@ def sweep(
         help="CPUs each Ray task asks for (default: the grid's, 1).")] = None,
     gpus_per_cell: Annotated[Optional[float], typer.Option(
         help="GPUs each Ray task asks for, fractions allowed (default: the grid's, 0).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option(
+        help="Run only the cells whose key matches this pattern (repeatable; "
+             "e.g. 'gan-*'); the others stay pending.")] = None,
 ) -> None:
     """Train and evaluate every unfinished cell of a grid; resumes after a kill."""
     from privshare.experiments.grids import load_spec
@@ -86,7 +89,7 @@ def sweep(
             gpus=spec.gpus_per_cell if gpus_per_cell is None else gpus_per_cell)
         result = run_sweep(spec, out_dir=out_dir, workers=workers, threads=threads,
                            retry_failed=retry_failed, drop_models=drop_models, progress=progress,
-                           engine=settings)
+                           engine=settings, only=tuple(only or ()))
     except _errors() as err:
         _fail(err)
     console.print(f"sweep {result.root}: {result.cells} cells, {result.already_done} were done, "

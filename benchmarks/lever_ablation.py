@@ -1,13 +1,16 @@
 """Training recipes for small owners, over training seeds, at the main job's setting.
 
     python -m benchmarks.lever_ablation --out-dir results/levers \\
-        [--recipes quick,r1] [--seeds 0,1,2] [--eval-seeds 0] [--threads 1] [--markdown]
+        [--recipes quick,r1] [--seeds 0,1,2] [--eval-seeds 0] [--threads 1] [--markdown] \\
+        [--set 'train.precision="fp32"']
 
 Each recipe is the ``quick`` run preset (owners at 2 % and 20 % of MNIST, all
 ten digits) plus the overrides in :data:`RECIPES`; each (recipe, training
 seed) is one run folder ``<out-dir>/<recipe>-s<seed>``, trained (a killed
 run resumes), then evaluated with the ``quick`` evaluation preset at
-``--eval-seeds`` unless its metrics.json already exists. So the script can be
+``--eval-seeds`` unless its metrics.json already exists. ``--set`` adds an
+override to every recipe (for example ``train.precision="fp32"``, so that runs
+trained on machines with and without native bf16 compute the same thing). So the script can be
 killed and started again, and a later session picks up where it stopped.
 
 It then prints, per recipe and owner, the mean over the training seeds of
@@ -36,11 +39,15 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "r1-drop": ("train.r1_gamma=1.0", "train.r1_every=4", "model.d_dropout=0.3"),
     "aug-ema": ('train.augment=["translation", "cutout"]', "train.ema_decay=0.995"),
     "mbstd": ("model.minibatch_std=4",),
+    # DCGAN-style networks (32 / 64 channels) with lazy R1
+    "conv-r1": ("model.kind=\"conv\"", "model.conv_channels=[32, 64]", "train.r1_gamma=1.0",
+                "train.r1_every=4"),
 }
 log = logging.getLogger("lever_ablation")
 
 
-def _run_one(recipe: str, seed: int, *, out_dir: Path, eval_seeds: list[int]) -> Path:
+def _run_one(recipe: str, seed: int, *, out_dir: Path, eval_seeds: list[int],
+             extra: tuple[str, ...] = ()) -> Path:
     from privshare.config import load_config
     from privshare.evaluation import load_eval_config
     from privshare.experiments.evaluate import evaluate_run
@@ -48,7 +55,7 @@ def _run_one(recipe: str, seed: int, *, out_dir: Path, eval_seeds: list[int]) ->
 
     name = f"{recipe}-s{seed}"
     config = load_config(preset="quick", overrides=[
-        *RECIPES[recipe], f"seed={seed}", f'name="{name}"', f'out_dir="{out_dir}"'])
+        *RECIPES[recipe], *extra, f"seed={seed}", f'name="{name}"', f'out_dir="{out_dir}"'])
     root = out_dir / name
     if not (root / "metrics.json").is_file():
         log.info("training %s", name)
@@ -98,6 +105,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--table-only", action="store_true", help="print what is finished, train nothing")
     p.add_argument("--markdown", action="store_true")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   help="section.key=value added to every recipe (repeatable)")
     args = p.parse_args()
     recipes = [r for r in args.recipes.split(",") if r]
     unknown = sorted(set(recipes) - set(RECIPES))
@@ -114,7 +123,8 @@ def main() -> None:
         for recipe in recipes:
             root = args.out_dir / f"{recipe}-s{seed}"
             if not args.table_only:
-                root = _run_one(recipe, seed, out_dir=args.out_dir, eval_seeds=eval_seeds)
+                root = _run_one(recipe, seed, out_dir=args.out_dir, eval_seeds=eval_seeds,
+                                extra=tuple(args.overrides))
             if (root / "metrics.json").is_file():
                 roots.setdefault(recipe, []).append(root)
     print_table(table(roots, eval_seeds=eval_seeds), markdown=args.markdown)

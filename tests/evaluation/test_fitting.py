@@ -64,6 +64,28 @@ def test_a_small_step_cap_is_reported_as_capped_and_same_seed_gives_same_weights
         assert ka == kb and np.array_equal(va.numpy(), vb.numpy())
 
 
+def test_bf16_autocast_fits_as_well_and_auto_is_fp32_where_bf16_is_emulated(monkeypatch):
+    import torch
+
+    from privshare import hardware
+
+    x, y = _two_blobs(300)
+    kw = dict(classes=2, lr=3e-3, batch_size=32, patience=2, max_steps=400, seed=0)
+    fp32, rep32 = fit_converged(x, y, **kw)
+    bf16, rep16 = fit_converged(x, y, precision="bf16", **kw)
+    assert rep16.best_val_accuracy > 0.95 and abs(rep16.best_val_accuracy
+                                                  - rep32.best_val_accuracy) < 0.05
+    # the forward passes really ran in bf16: same seed, other rounding, other weights
+    assert any(not torch.equal(a, b) for a, b in zip(fp32.state_dict().values(),
+                                                     bf16.state_dict().values()))
+    assert all(v.dtype == torch.float32 for v in bf16.state_dict().values())  # fp32 masters
+    assert (predict(bf16, x, precision="bf16") == predict(bf16, x)).mean() > 0.95
+    monkeypatch.setattr(hardware, "_cpu_flags", lambda: frozenset({"avx2"}))
+    auto, _ = fit_converged(x, y, precision="auto", **kw)
+    assert all(torch.equal(a, b) for a, b in zip(fp32.state_dict().values(),
+                                                 auto.state_dict().values()))
+
+
 def test_sources_that_cannot_be_fitted_are_refused():
     with pytest.raises(SourceError, match="1 class"):
         check_source(np.zeros(10, int), name="gan (owner 0)", val_fraction=0.1)
@@ -79,6 +101,7 @@ def test_sources_that_cannot_be_fitted_are_refused():
     ({"protocols": ("converged", "fixed")}, "protocols="),
     ({"network": "resnet"}, "network='resnet'"),
     ({"seeds": (0, 0)}, "seeds="),
+    ({"precision": "fp16"}, "precision='fp16': choose fp32, bf16, auto"),
 ])
 def test_bad_convergence_settings_name_the_setting_and_its_range(setting, message):
     with pytest.raises(ConfigError, match=message):

@@ -70,13 +70,14 @@ def test_adam_is_fused_on_cpu_and_stays_fused_after_loading_an_unfused_state():
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_it_in_hardware(monkeypatch):
+    from privshare import hardware
     from privshare.training import runtime
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    monkeypatch.setattr(hardware, "_cpu_flags", lambda: frozenset({"avx2", "fma"}))
     assert runtime.resolve_precision(cpu, "auto") == "fp32"
     assert not isinstance(runtime.autocast(cpu, "auto"), torch.autocast)
-    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    monkeypatch.setattr(hardware, "_cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
     assert runtime.resolve_precision(cpu, "auto") == "bf16"
     assert isinstance(runtime.autocast(cpu, "auto"), torch.autocast)
     assert runtime.resolve_precision(cpu, "fp32") == "fp32"  # explicit choices are kept

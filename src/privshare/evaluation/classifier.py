@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from privshare.hardware import autocast
+
 MIN_SIDE = 6  # two 3x3 convolutions and a 2x2 pool need at least 6 pixels
 _BATCH = 1024  # rows per inference pass
 
@@ -109,13 +111,15 @@ def train_classifier(
     network: str = "reference",
     seed: int,
     device: torch.device | str = "cpu",
+    precision: str = "fp32",
 ) -> nn.Module:
     """Train a CNN (``network``: reference | small) on uint8 images ``x`` (n, H, W), labels ``y`` (n,).
 
     Trains ``epochs`` passes over the rows, or exactly ``steps`` optimizer
     steps when given (passes reshuffled as needed). ``optimizer``: ``adam``
     (beta1 0.5, as the paper states) or ``adadelta`` (the privGAN code).
-    Same inputs and seed give the same weights.
+    ``precision``: fp32, or bf16 / auto autocast of the forward passes (weights
+    and Adam stay fp32). Same inputs and seed give the same weights.
     """
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"train_classifier needs as many labels as images; got {len(x)} images "
@@ -143,7 +147,9 @@ def train_classifier(
                 order = torch.from_numpy(rng.permutation(len(x))).to(device)
             start = (step % per_epoch) * batch_size
             batch = order[start : start + batch_size]
-            loss = nn.functional.cross_entropy(model(inputs[batch]), targets[batch])
+            with autocast(device, precision):
+                logits = model(inputs[batch])
+            loss = nn.functional.cross_entropy(logits.float(), targets[batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -151,20 +157,22 @@ def train_classifier(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray) -> np.ndarray:
+def predict(model: nn.Module, x: np.ndarray, *, precision: str = "fp32") -> np.ndarray:
     """Class positions (n,) of uint8 images (n, H, W)."""
     device = next(model.parameters()).device
     model.eval()
-    out = [model(_as_input(x[s : s + _BATCH], device)).argmax(1).cpu().numpy()
-           for s in range(0, len(x), _BATCH)]
+    with autocast(device, precision):
+        out = [model(_as_input(x[s : s + _BATCH], device)).float().argmax(1).cpu().numpy()
+               for s in range(0, len(x), _BATCH)]
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 @torch.no_grad()
-def embed(model: nn.Module, x: np.ndarray) -> np.ndarray:
+def embed(model: nn.Module, x: np.ndarray, *, precision: str = "fp32") -> np.ndarray:
     """Penultimate features (n, 128), float64, of uint8 images (n, H, W)."""
     device = next(model.parameters()).device
     model.eval()
-    out = [model.features(_as_input(x[s : s + _BATCH], device)).double().cpu().numpy()
-           for s in range(0, len(x), _BATCH)]
+    with autocast(device, precision):
+        out = [model.features(_as_input(x[s : s + _BATCH], device)).double().cpu().numpy()
+               for s in range(0, len(x), _BATCH)]
     return np.concatenate(out) if out else np.zeros((0, 128))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from privshare.config import ConfigError, parse_override
+from privshare.hardware import PRECISION_NAMES
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
                    "own+gan", "own+privgan", "own+privgan_pooled")
@@ -85,6 +86,7 @@ class EvalConfig:
     blackbox_components: int = 40  # PCA dimensions, fitted on the real test split (code: 40)
     # runtime
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
+    precision: str = "fp32"  # classifiers' forward passes: fp32 | bf16 (autocast) | auto (bf16 where native)
     threads: int = 0  # torch CPU threads while evaluating (0 = leave torch's setting)
 
 
@@ -122,6 +124,9 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     _check(c.nonmembers_from in NONMEMBER_SPLITS,
            f"nonmembers_from={c.nonmembers_from!r}: {' or '.join(NONMEMBER_SPLITS)}")
     _check(c.blackbox_space in ("pca", "pixels"), f"blackbox_space={c.blackbox_space!r}: pca or pixels")
+    _check(c.precision in PRECISION_NAMES,
+           f"precision={c.precision!r}: choose {', '.join(PRECISION_NAMES)} (auto = bf16 only "
+           f"where the CPU or GPU multiplies bf16 natively)")
     _check(c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
            f"device={c.device!r}: cpu, cuda, cuda:N or auto")
     return c

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from privshare.evaluation.classifier import NETWORKS, _as_input, predict
+from privshare.hardware import autocast
 
 MIN_CHECK_STEPS = 20  # fewest optimizer steps between two validation checks (check_every = 0)
 
@@ -84,12 +85,15 @@ def fit_converged(
     max_steps: int = 2000,
     seed: int,
     device: torch.device | str = "cpu",
+    precision: str = "fp32",
     name: str = "source",
 ) -> tuple[nn.Module, FitReport]:
     """Fit a CNN on uint8 images ``x`` (n, H, W), class positions ``y`` (n,) to convergence.
 
     Returns the model with its best validation weights (in eval mode) and a
-    :class:`FitReport`. Same inputs and seed give the same weights.
+    :class:`FitReport`. ``precision``: fp32, or bf16 / auto autocast of the
+    forward passes (weights and Adam stay fp32). Same inputs and seed give
+    the same weights.
     """
     check_source(y, name=name, val_fraction=val_fraction)
     device = torch.device(device)
@@ -113,7 +117,9 @@ def fit_converged(
                 order = torch.from_numpy(rng.permutation(len(train))).to(device)
             start = (step % per_epoch) * batch_size
             batch = order[start : start + batch_size]
-            loss = nn.functional.cross_entropy(model(inputs[batch]), targets[batch])
+            with autocast(device, precision):
+                logits = model(inputs[batch])
+            loss = nn.functional.cross_entropy(logits.float(), targets[batch])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"classifier loss on source {name} is {loss.item()} at "
                                          f"step {step}; lower lr (now {lr})")
@@ -122,7 +128,7 @@ def fit_converged(
             opt.step()
             step += 1
             if step % every == 0 or step == max_steps:
-                acc = float((predict(model, x_val) == y_val).mean())
+                acc = float((predict(model, x_val, precision=precision) == y_val).mean())
                 model.train()
                 if acc > best_acc:
                     best_acc, best_step, bad = acc, step, 0

@@ -153,7 +153,7 @@ def _feature_network(run: Run, *, dataset: Dataset, config: EvalConfig, seed: in
         dataset.x_train[keep], run.class_index(dataset.y_train[keep]), classes=len(run.classes),
         epochs=config.feature_epochs, batch_size=config.fit_batch_size, optimizer="adam",
         lr=config.fit_lr, network=config.network, seed=R.stream_seed(0, seed, R.FEATURES, 1),
-        device=device)
+        device=device, precision=config.precision)
 
 
 def _quality_rows(real: np.ndarray, fake: np.ndarray, *, config: EvalConfig, source: str,
@@ -184,13 +184,13 @@ def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, run: Run, config: EvalC
         model = train_classifier(
             x, y, classes=classes, epochs=config.epochs, steps=steps,
             batch_size=config.batch_size, optimizer=config.optimizer, lr=config.lr, seed=seed,
-            device=device)
+            device=device, precision=config.precision)
         return model, {}
     model, rep = fit_converged(
         x, y, classes=classes, network=config.network, lr=config.fit_lr,
         batch_size=config.fit_batch_size, val_fraction=config.val_fraction,
         patience=config.patience, check_every=config.check_every, max_steps=config.max_steps,
-        seed=seed, device=device, name=name)
+        seed=seed, device=device, precision=config.precision, name=name)
     log.info("  converged protocol: best step %d of %d, validation accuracy %.3f%s",
              rep.best_step, rep.steps, rep.best_val_accuracy, " (step cap reached)" * rep.capped)
     return model, {R.FIT_STEPS: (rep.steps, rep.train_rows), R.FIT_BEST_STEP: (rep.best_step, None),
@@ -210,7 +210,7 @@ def utility_evaluation(
     x_test, y_test = dataset.x_test[test], run.class_index(dataset.y_test[test])
     features = _feature_network(run, dataset=dataset, config=config, seed=seed, device=device)
     steps = config.epochs * -(-config.samples // config.batch_size) if config.equal_steps else None
-    real_features = embed(features, x_test)
+    real_features = embed(features, x_test, precision=config.precision)
     out = UtilityResult()
     for (source, owner), (x, y) in sets.items():
         k, key = UTILITY_SOURCES.index(source), CENTRAL if owner == R.ALL else int(owner)
@@ -224,11 +224,12 @@ def utility_evaluation(
                                 steps=steps, device=device, name=f"{source} (owner {owner})",
                                 seed=R.stream_seed(root, seed, R.UTILITY, k, key, p))
             metric = R.ACCURACY if p == 0 else f"{R.ACCURACY}_{protocol}"
-            out.rows += _accuracy_rows(predict(model, x_test), y_test, classes=run.classes,
+            out.rows += _accuracy_rows(predict(model, x_test, precision=config.precision), y_test, classes=run.classes,
                                        source=source, owner=owner, seed=seed, metric=metric)
             out.rows += [R.metric_row(source=source, owner=owner, seed=seed, metric=m, cls=R.ALL,
                                       value=v, n=n) for m, (v, n) in extra.items()]
-        out.rows += _quality_rows(real_features, embed(features, x), config=config, source=source,
+        out.rows += _quality_rows(real_features, embed(features, x, precision=config.precision),
+                                  config=config, source=source,
                                   owner=owner, seed=seed,
                                   sample_seed=R.stream_seed(root, seed, R.FEATURES, k, key))
     return out

@@ -35,8 +35,10 @@ from privshare.data import Dataset
 from privshare.data.arrays import load_arrays
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
 from privshare.evaluation.config import validate_eval_config
+from privshare.evaluation.classifier import resolve_device
 from privshare.evaluation.summary import summarise_rows
 from privshare.experiments.run import prepare_data
+from privshare.hardware import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +82,14 @@ def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str,
     _write_bytes(paths["metrics_csv"], text.getvalue().encode())
     doc = {"version": METRICS_VERSION, "run": str(ev.root), "seeds": list(ev.seeds),
            "config": eval_config_to_dict(ev.config), "counts": ev.counts,
-           "elapsed_s": round(ev.elapsed_s, 3), "rows": ev.rows, "summary": ev.summary()}
+           "elapsed_s": round(ev.elapsed_s, 3), "rows": ev.rows, "summary": ev.summary(),
+           "precision": resolve_precision(resolve_device(ev.config.device), ev.config.precision)}
     _write_bytes(paths["metrics_json"], json.dumps(doc, indent=1, sort_keys=True).encode())
     manifest = RunLayout(ev.root).manifest  # evaluation time beside the training times
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         data.setdefault("timings_s", {})["evaluation"] = round(ev.elapsed_s, 3)
+        data["evaluation_precision"] = doc["precision"]  # what the classifiers ran in
         write_json_atomic(manifest, data)
     return paths
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
-import functools
 import logging
 import math
 import os
@@ -14,6 +12,13 @@ import torch
 from torch import nn
 
 from privshare.config import ConfigError
+from privshare.hardware import (  # noqa: F401  (re-exported: the trainers' one rule)
+    CPU_BF16_FLAGS,
+    autocast,
+    cpu_flags,
+    native_bf16,
+    resolve_precision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,38 +26,6 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (mallo
 _allocator_note: str | None = None  # what keep_freed_memory did, once per process
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.float32, "auto": torch.float32, "fp64": torch.float64}
-CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bf16 matrix products
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_flags() -> frozenset[str]:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            text = fh.read()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
-
-
-def native_bf16(device: torch.device) -> bool:
-    """True where bf16 matrix products run in hardware (CUDA with bf16, AMX or AVX512-BF16 CPUs).
-
-    Elsewhere PyTorch emulates bf16 on the CPU, about 100 times slower than
-    fp32 on an AVX2-only core (measured: 0.9 against 77 GFLOP/s on one core).
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(set(CPU_BF16_FLAGS) & _cpu_flags())
-
-
-def resolve_precision(device: torch.device, precision: str) -> str:
-    """``auto`` -> ``bf16`` where :func:`native_bf16`, else ``fp32``; other names unchanged."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,18 +44,6 @@ def resolve_device(name: str) -> torch.device:
 def master_dtype(precision: str) -> torch.dtype:
     """Dtype of weights and optimiser state: bf16 keeps fp32 master weights."""
     return DTYPES[precision]
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast for ``bf16`` (and ``auto`` where bf16 is native), else a no-op context.
-
-    Wrap forward passes only, and never an optimiser step: inside one context
-    each weight's bf16 copy is cached, so a forward after an in-place update
-    in the same context would still see the old weights.
-    """
-    if resolve_precision(device, precision) == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def steps_per_epoch(rule: str, *, counts: list[int], batch: int) -> int:

@@ -11,8 +11,12 @@ Every case runs in its own process (so its peak resident memory is its own)
 on random rows of MNIST's shape. For each case it prints seconds per step,
 images per second (generated images: owners x classes x batch per step),
 the step's necessary matrix FLOPs (counted from the layer widths, see
-:func:`step_flops`), the achieved GFLOP/s and its fraction of the matmul peak
-of the same precision measured at the start of this run, and peak memory.
+:func:`step_flops`), the achieved GFLOP/s and its fraction of two peaks of
+the same precision measured at the start of this run: a large square matrix
+product's (``%peak``) and that of the step's own batched products timed
+alone (``%shape``, :func:`shape_peak`: what the step could reach if it were
+nothing but its matrix products), and peak memory. The CPU's name and its
+AMX / AVX-512 flags are printed and stored with the result.
 Cases: fp32 and bf16, 1 and 10 classes batched in one ensemble, and the
 looped oracle (10 one-class trainers stepped one after the other, the
 per-class loop the batched ensemble replaces), and with ``--compile`` the
@@ -37,6 +41,7 @@ import numpy as np
 import torch
 
 from privshare.config import load_config
+from privshare.hardware import cpu_flags
 from privshare.training import PrivGANTrainer, RealRows, keep_freed_memory, resolve_device
 
 from benchmarks.results import write_result
@@ -67,6 +72,52 @@ def step_flops(config, *, classes: int, owners: int) -> float:
     f_p, p1 = layer_macs([dim, *m.discriminator_widths, owners])
     per_sample = (3 * f_g - g1) + 2 * (3 * f_d - d1) + (3 * f_p - p1) + 2 * f_d + 2 * f_p
     return 2.0 * per_sample * b * owners * classes
+
+
+def step_products(config, *, classes: int, owners: int) -> list[tuple[int, int, int, int]]:
+    """The batched matrix products of one privGAN step, as (models, rows, in, out).
+
+    Every linear layer of G_i (``owners x classes`` models, ``batch`` rows),
+    D_i (same models, real and fake rows: ``2 x batch``) and DP (``classes``
+    models, every owner's fakes: ``owners x batch`` rows). Each product stands
+    for its forward and its two backward products (see :func:`shape_peak`).
+    """
+    m, b = config.model, config.train.batch_size
+    dim = 28 * 28
+    nets = [([m.latent_dim, *m.generator_widths, dim], owners * classes, b),
+            ([dim, *m.discriminator_widths, 1], owners * classes, 2 * b),
+            ([dim, *m.discriminator_widths, owners], classes, owners * b)]
+    return [(models, rows, a, c) for widths, models, rows in nets
+            for a, c in zip(widths[:-1], widths[1:])]
+
+
+def shape_peak(products, dtype: torch.dtype, device: torch.device, *, reps: int = 5) -> float:
+    """GFLOP/s of the step's own matrix products alone, in ``dtype``: the step's roofline.
+
+    Times, for every (models, rows, in, out) of :func:`step_products`, the
+    three batched products a linear layer costs (forward x @ W, input
+    gradient dy @ W^T, weight gradient x^T @ dy), each its best of ``reps``,
+    and divides their FLOPs by the summed best times. Products whose output
+    has a single column (D_i's last layer) are kept: they are the step's
+    own, however poorly they run.
+    """
+    flops = seconds = 0.0
+    for models, rows, a, c in products:
+        x = torch.randn(models, rows, a, device=device).to(dtype)
+        w = torch.randn(models, a, c, device=device).to(dtype)
+        dy = torch.randn(models, rows, c, device=device).to(dtype)
+        for f in (lambda: torch.bmm(x, w), lambda: torch.bmm(dy, w.transpose(1, 2)),
+                  lambda: torch.bmm(x.transpose(1, 2), dy)):
+            best = float("inf")
+            for _ in range(reps + 1):
+                _sync(device)
+                t0 = time.perf_counter()
+                f()
+                _sync(device)
+                best = min(best, time.perf_counter() - t0)
+            flops += 2.0 * models * rows * a * c
+            seconds += best
+    return flops / seconds / 1e9
 
 
 def matmul_peak(dtype: torch.dtype, device: torch.device, *, n: int = 2048, reps: int = 10) -> float:
@@ -165,6 +216,21 @@ def whole_run(out_dir: Path, *, epochs: int | None = None) -> dict:
             "epochs": {k: len(v) for k, v in history.items()}}
 
 
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.0f}%"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
@@ -203,9 +269,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"privshare run --preset quick (training + export): {whole['wall_s']:.0f} s, "
               f"peak RSS {whole['peak_rss_mib']:.0f} MiB", flush=True)
     peaks = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
-    print(f"device {device}, {torch.get_num_threads()} threads; matmul peak "
-          f"fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
+    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+    print(f"device {device}, {torch.get_num_threads()} threads, CPU flags {' '.join(flags) or '-'}; "
+          f"matmul peak fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s "
           f"(2048^3, best of 10)", flush=True)
+    shape_peaks: dict[tuple[str, int], float] = {}
+    for pr in args.precisions:
+        for c in args.classes:
+            config = load_config(preset=args.preset, overrides=[
+                f"data.classes={list(range(c))}",
+                *([f"train.batch_size={args.batch}"] if args.batch else []), *args.overrides])
+            dtype = torch.bfloat16 if pr in ("bf16", "auto") else torch.float32
+            shape_peaks[(pr, c)] = shape_peak(step_products(config, classes=c, owners=2),
+                                              dtype, device)
+            print(f"  {pr} {c} classes: the step's own matrix products alone "
+                  f"{shape_peaks[(pr, c)]:.0f} GFLOP/s", flush=True)
     if args.only_whole_run:
         args.precisions, args.no_looped = [], True
     cases = [dict(device=str(device), precision=pr, classes=c, layout="batched",
@@ -222,23 +300,29 @@ def main(argv: list[str] | None = None) -> None:
                   for pr in args.precisions]
     results = []
     print(f"{'precision':<9} {'classes':>7} {'mode':<8} {'s/step':>8} {'img/s':>9} "
-          f"{'GFLOP':>7} {'GFLOP/s':>8} {'%peak':>6} {'RSS MiB':>8}", flush=True)
+          f"{'GFLOP':>7} {'GFLOP/s':>8} {'%peak':>6} {'%shape':>6} {'RSS MiB':>8}", flush=True)
     for case in cases:
         r = _in_subprocess(case)
         r["fraction_of_peak"] = r["gflop_per_s"] / peaks[r["precision"]]
+        own = shape_peaks.get((r["precision"], r["classes"]))
+        r["shape_peak_gflops"] = own
+        r["fraction_of_shape_peak"] = r["gflop_per_s"] / own if own else None
         results.append(r)
         mode = r["layout"] + (" compiled" if r.get("compiled") else "")
         print(f"{r['precision']:<9} {r['classes']:>7} {mode:<8} "
               f"{r['seconds_per_step']:>8.3f} {r['images_per_s']:>9.0f} {r['gflop_per_step']:>7.1f} "
               f"{r['gflop_per_s']:>8.1f} {100 * r['fraction_of_peak']:>5.0f}% "
-              f"{r['peak_rss_mib']:>8.0f}", flush=True)
+              f"{_percent(r['fraction_of_shape_peak']):>6} {r['peak_rss_mib']:>8.0f}", flush=True)
     doc = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "machine": {"python": platform.python_version(), "torch": torch.__version__,
                        "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
                        "ld_preload": os.environ.get("LD_PRELOAD", ""),
                        "malloc_conf": os.environ.get("MALLOC_CONF", ""),
-                       "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
-           "matmul_peak_gflops": peaks, "cases": results}
+                       "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+                       "cpu_flags": flags, "cpu": _cpu_name()},
+           "matmul_peak_gflops": peaks,
+           "shape_peak_gflops": {f"{pr}/{c}": v for (pr, c), v in shape_peaks.items()},
+           "cases": results}
     if whole is not None:
         doc["whole_run"] = whole
     out = write_result(doc, stem=f"train_step_{device.type}", out=args.out)

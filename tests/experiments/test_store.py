@@ -80,6 +80,35 @@ def test_a_failing_write_leaves_nothing_behind(store):
     assert failed.error.endswith("boom")
 
 
+def test_a_full_disk_is_an_os_error_naming_the_store_and_keeps_nothing(store):
+    import errno
+
+    cell = store.cells()[1]
+    store.mark_running(cell.id)
+    pages = store._con.execute("PRAGMA page_count").fetchone()[0]
+    store._con.execute(f"PRAGMA max_page_count={pages}")  # the file may not grow: SQLITE_FULL
+    with pytest.raises(OSError) as caught:
+        store.finish(cell.id, rows=_rows(), artifacts={"a.npz": os.urandom(200_000)},
+                     elapsed_s=1.0)
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(store.path) and "disk is full" in str(caught.value)
+    assert store.results() == [] and store.artifact(cell.id, "a.npz") is None
+    assert store.cells(status="running")[0].id == cell.id  # the cell is retried next time
+
+
+def test_a_read_only_store_is_an_os_error(tmp_path):
+    import errno
+
+    path = tmp_path / "r.sqlite"
+    with ResultStore(path, create=True) as s:
+        s.initialise(spec={"name": "t"}, cells=_cells(), info={})
+    with ResultStore(path) as s:
+        s._con.execute("PRAGMA query_only=ON")  # as a file the process may not write
+        with pytest.raises(OSError) as caught:
+            s.mark_running(s.cells()[0].id)
+    assert caught.value.errno == errno.EROFS and caught.value.filename == str(path)
+
+
 def test_finishing_a_source_fills_its_mirror_with_swapped_owners(store):
     source, mirror = store.cells()[0], store.cells()[-1]
     store.finish(source.id, rows=_rows(1), elapsed_s=2.0,

@@ -18,6 +18,7 @@ class)`` is the primary key, so a row cannot be stored twice.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import os
@@ -123,6 +124,25 @@ def swap_owner(owner: str) -> str:
     return {"0": "1", "1": "0"}.get(owner, owner)
 
 
+# SQLite's messages for faults of the machine rather than of the input, as errno codes,
+# so that the command line reports them as every other filesystem fault (exit 3)
+_SQLITE_OS_FAULTS = {
+    "database or disk is full": errno.ENOSPC,
+    "disk i/o error": errno.EIO,
+    "attempt to write a readonly database": errno.EROFS,
+    "unable to open database file": errno.EACCES,
+}
+
+
+def _as_os_error(err: sqlite3.OperationalError, path: Path) -> OSError | None:
+    """The OSError a SQLite fault of the disk stands for, naming the store; None for other errors."""
+    text = str(err).lower()
+    for message, code in _SQLITE_OS_FAULTS.items():
+        if message in text:
+            return OSError(code, f"{os.strerror(code)} (SQLite: {err})", str(path))
+    return None
+
+
 class ResultStore:
     """Read and write one sweep's SQLite file. Use as a context manager."""
 
@@ -131,13 +151,19 @@ class ResultStore:
         if not create and not self.path.is_file():
             raise StoreError(f"result store {str(self.path)!r} does not exist; run the sweep first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
-        self._con.row_factory = sqlite3.Row
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=FULL")
-        self._con.execute("PRAGMA foreign_keys=ON")
-        if create:
-            self._con.executescript(SCHEMA)
+        try:
+            self._con = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+            self._con.row_factory = sqlite3.Row
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=FULL")
+            self._con.execute("PRAGMA foreign_keys=ON")
+            if create:
+                self._con.executescript(SCHEMA)
+        except sqlite3.OperationalError as err:
+            fault = _as_os_error(err, self.path)
+            if fault is None:
+                raise
+            raise fault from err
 
     def close(self) -> None:
         self._con.close()
@@ -150,14 +176,27 @@ class ResultStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back."""
-        self._con.execute("BEGIN IMMEDIATE")
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back.
+
+        A full disk, an I/O error or a read-only file is raised as an
+        :class:`OSError` naming the store (nothing of the transaction is kept).
+        """
         try:
-            yield self._con
-        except BaseException:
-            self._con.execute("ROLLBACK")
-            raise
-        self._con.execute("COMMIT")
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                if self._con.in_transaction:
+                    self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+            fault = _as_os_error(err, self.path)
+            if fault is None:
+                raise
+            raise fault from err
 
     # -- setting up -------------------------------------------------------
     def meta(self) -> dict[str, Any]:

@@ -16,6 +16,10 @@ privGAN's owners are interchangeable, so cell (f1, f2) should match cell
 (f2, f1) with the owners swapped. By default both are trained and the
 symmetry is a measured check; ``symmetric = true`` trains only f1 <= f2 and
 the store marks the mirrored cells (``mirror_of``) and rows (``mirrored``).
+
+An ``axes`` table crosses every cell with the values of other run-config
+keys (``"train.privacy_weight" = [0.0, 1.0]``; see
+:mod:`privshare.experiments.axes`).
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from __future__ import annotations
 import functools
 import importlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from privshare.config import ConfigError, RunConfig, load_config
 from privshare.config.loading import read_toml
+from privshare.experiments.axes import Axes, combinations, parse_axes
+from privshare.experiments.axes import apply as apply_axes
 
-GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves")
+GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves", "privacy-front")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
 
@@ -54,6 +60,7 @@ class SweepSpec:
     cells: tuple[tuple[float, float], ...] = ()  # explicit privGAN (f0, f1) cells instead of the cross
     cpus_per_cell: float = 1.0  # what each cell asks of a Ray cluster (--engine ray)
     gpus_per_cell: float = 0.0  # fractions let several cells share one GPU
+    axes: Axes = ()  # (run-config key, values) crossed with every cell, sorted by key
 
     @property
     def columns(self) -> tuple[float, ...]:
@@ -73,6 +80,7 @@ class SweepSpec:
             **({"cells": [list(c) for c in self.cells]} if self.cells else {}),
             **({"cpus_per_cell": self.cpus_per_cell} if self.cpus_per_cell != 1.0 else {}),
             **({"gpus_per_cell": self.gpus_per_cell} if self.gpus_per_cell else {}),
+            **({"axes": {k: list(v) for k, v in self.axes}} if self.axes else {}),
         }
 
     @functools.cached_property
@@ -105,12 +113,13 @@ _TYPES: dict[str, tuple[type, type | None]] = {  # key -> (TOML type, item type 
     "other_fractions": (_LIST, float), "methods": (_LIST, str), "seeds": (_LIST, int),
     "symmetric": (bool, None), "set": (_LIST, str), "eval_seeds": (_LIST, int),
     "evaluator": (str, None), "evaluate": (_LIST, str), "cells": (_LIST, list),
-    "cpus_per_cell": (float, None), "gpus_per_cell": (float, None),
+    "cpus_per_cell": (float, None), "gpus_per_cell": (float, None), "axes": (dict, None),
 }
 _KEYS = frozenset(_TYPES)  # every key a sweep file may hold
-_EXAMPLES = {float: "0.2", int: "0", str: '"privgan"', bool: "true", list: "[0.01, 0.25]"}
+_EXAMPLES = {float: "0.2", int: "0", str: '"privgan"', bool: "true", list: "[0.01, 0.25]",
+             dict: '{ "train.privacy_weight" = [0.0, 1.0] }'}
 _NOUNS = {float: "a number", int: "an integer", str: "a string", bool: "a boolean (true or false)",
-          list: "a list"}
+          list: "a list", dict: "a table of run-config keys and their values"}
 
 
 def _typed(value: Any, kind: type, key: str, where: str) -> Any:
@@ -165,6 +174,12 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
         gpus_per_cell=d.get("gpus_per_cell", 0.0),
     )
     _validate(spec, where)
+    if "axes" in data:
+        base = spec.base_config()
+        taken = [text.partition("=")[0].strip() for text in spec.overrides]
+        spec = replace(spec, axes=parse_axes(d["axes"], base=base, taken=taken, where=where))
+        for values in combinations(spec.axes):  # values that pass alone may clash together
+            apply_axes(base, values, where=where)
     return spec
 
 

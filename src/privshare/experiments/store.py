@@ -7,6 +7,11 @@ Tables::
           error, pid, started_at, finished_at, elapsed_s, run_dir, config)
     results(cell_id, source, owner, eval_seed, metric, class, value, n, mirrored)
     artifacts(cell_id, name, data)   small files the report needs (samples, scores)
+    cell_axes(cell_id, key, value)   a cell's axis values (value: JSON), one row per axis
+
+``cell_axes`` is made only for a sweep with axes (:mod:`privshare.experiments.axes`),
+so a sweep without them writes the same tables as before axes existed, and
+a store without the table (of either kind) reads as a sweep without axes.
 
 ``status`` is pending | running | done | failed. A cell's result rows, its
 artifacts and its ``done`` status are written in ONE transaction
@@ -25,7 +30,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,14 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (cell_id, name)
 );
 """
+AXES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cell_axes (
+    cell_id INTEGER NOT NULL REFERENCES cells(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (cell_id, key)
+)
+"""
 
 
 class StoreError(ValueError):
@@ -94,6 +107,7 @@ class CellSpec:
     run_dir: str
     config: str  # the cell's resolved run config, JSON
     mirror_of: str | None = None
+    axes: dict[str, Any] = field(default_factory=dict)  # axis key -> this cell's value
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,19 @@ class Cell:
     error: str | None
     run_dir: str
     elapsed_s: float | None
+    axes: dict[str, Any] = field(default_factory=dict)  # axis key -> value ({} without axes)
+
+
+def read_axes(con: sqlite3.Connection) -> dict[int, dict[str, Any]]:
+    """cell id -> its axis values; {} for a store without axes (or older than them)."""
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cell_axes'"
+                   ).fetchone() is None:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    for cell_id, key, value in con.execute("SELECT cell_id, key, value FROM cell_axes"
+                                           " ORDER BY key"):
+        out.setdefault(cell_id, {})[key] = json.loads(value)
+    return out
 
 
 def _now() -> str:
@@ -219,15 +246,21 @@ class ResultStore:
                 con.execute("INSERT INTO meta VALUES ('created', ?)", (json.dumps(_now()),))
                 con.execute("INSERT INTO meta VALUES ('info', ?)", (json.dumps(info),))
             before = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+            if any(c.axes for c in cells):
+                con.execute(AXES_SCHEMA)
             for c in sorted(cells, key=lambda c: c.mirror_of is not None):  # sources first
                 mirror = None
                 if c.mirror_of is not None:
                     mirror = con.execute("SELECT id FROM cells WHERE key = ?",
                                          (c.mirror_of,)).fetchone()["id"]
-                con.execute(
+                added = con.execute(
                     "INSERT OR IGNORE INTO cells (key, method, f0, f1, seed, run_seed, mirror_of,"
                     " run_dir, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (c.key, c.method, c.f0, c.f1, c.seed, c.run_seed, mirror, c.run_dir, c.config))
+                if added.rowcount and c.axes:
+                    con.executemany("INSERT INTO cell_axes VALUES (?, ?, ?)",
+                                    [(added.lastrowid, k, json.dumps(v))
+                                     for k, v in c.axes.items()])
             return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0] - before
 
     # -- reading ----------------------------------------------------------
@@ -238,13 +271,21 @@ class ResultStore:
             sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
             args = wanted
         rows = self._con.execute(sql + " ORDER BY id", args).fetchall()
-        return [Cell(**{k: r[k] for k in Cell.__dataclass_fields__}) for r in rows]
+        axes = read_axes(self._con)
+        columns = [k for k in Cell.__dataclass_fields__ if k != "axes"]
+        return [Cell(**{k: r[k] for k in columns}, axes=axes.get(r["id"], {})) for r in rows]
+
+    def axis_keys(self) -> list[str]:
+        """The sweep's axis keys, sorted ([] without axes)."""
+        return sorted({k for values in read_axes(self._con).values() for k in values})
 
     def results(self) -> list[dict[str, Any]]:
-        """Every result row joined with its cell's grid coordinates."""
+        """Every result row joined with its cell's grid coordinates and axis values
+        (one column per axis key, named by the key: ``train.privacy_weight``)."""
         sql = ("SELECT c.key AS cell, c.method, c.f0, c.f1, c.seed, c.run_seed, r.* "
                "FROM results r JOIN cells c ON c.id = r.cell_id ORDER BY r.rowid")
-        return [dict(r) for r in self._con.execute(sql)]
+        axes = read_axes(self._con)
+        return [{**dict(r), **axes.get(r["cell_id"], {})} for r in self._con.execute(sql)]
 
     def cell_config(self, cell_id: int) -> dict[str, Any]:
         """The resolved run config of a cell, as a plain dict."""
@@ -298,9 +339,15 @@ class ResultStore:
 
     # -- export -------------------------------------------------------------
     def export(self, path: str | Path, *, fmt: str = "csv") -> Path:
-        """Write :meth:`results` as CSV or Parquet (pyarrow, a dependency)."""
-        rows, path = self.results(), Path(path)
-        columns = ["cell", "method", "f0", "f1", "seed", "run_seed", *RESULT_COLUMNS, "mirrored"]
+        """Write :meth:`results` as CSV or Parquet (pyarrow, a dependency).
+
+        Axis values follow as one column per axis key; a list value is written as JSON.
+        """
+        path, keys = Path(path), self.axis_keys()
+        rows = [{**r, **{k: json.dumps(r[k]) for k in keys if isinstance(r.get(k), list)}}
+                for r in self.results()]
+        columns = ["cell", "method", "f0", "f1", "seed", "run_seed", *RESULT_COLUMNS, "mirrored",
+                   *keys]
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
             with path.open("w", newline="") as fh:
@@ -315,7 +362,7 @@ class ResultStore:
             except ImportError as err:
                 raise StoreError("Parquet export needs pyarrow, which is not installed; "
                                  "pip install pyarrow, or export CSV") from err
-            pq.write_table(pa.table({c: [r[c] for r in rows] for c in columns}), path)
+            pq.write_table(pa.table({c: [r.get(c) for r in rows] for c in columns}), path)
             return path
         raise StoreError(f"export format {fmt!r}: choose csv or parquet")
 

@@ -1,4 +1,4 @@
-"""Resumable sweeps over owner fractions: plan cells, run them, store results.
+"""Resumable sweeps over owner fractions (and any axes): plan cells, run them, store results.
 
 ::
 
@@ -35,7 +35,8 @@ import numpy as np
 
 import privshare
 from privshare.artifacts.lock import exclusive
-from privshare.config import RunConfig, config_from_dict, config_to_dict
+from privshare.config import RunConfig, config_from_dict, config_to_dict, validate
+from privshare.experiments import axes
 from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
 from privshare.experiments.store import Cell, CellSpec, ResultStore
@@ -69,8 +70,10 @@ class SweepResult:
     elapsed_s: float
 
 
-def cell_key(method: str, f0: float, f1: float, seed: int) -> str:
-    return f"{method}-f{f0:g}-f{f1:g}-s{seed}"
+def cell_key(method: str, f0: float, f1: float, seed: int, values: dict[str, Any] | None = None
+             ) -> str:
+    """``privgan-f0.02-f0.2-s0``, then one ``-key=value`` per axis (sorted by key)."""
+    return f"{method}-f{f0:g}-f{f1:g}-s{seed}" + axes.suffix(values or {})
 
 
 def _bp(f: float) -> int:
@@ -78,11 +81,15 @@ def _bp(f: float) -> int:
 
 
 def cell_config(base: RunConfig, *, method: str, f0: float, f1: float, seed: int,
-                root: Path) -> RunConfig:
-    """The run config of one cell: fractions, method, derived seed, folder."""
+                root: Path, values: dict[str, Any] | None = None) -> RunConfig:
+    """The run config of one cell: fractions, method, derived seed, folder.
+
+    ``base`` already holds the cell's axis ``values``; they only name the cell
+    here. The run seed does not depend on them (see :mod:`privshare.experiments.axes`).
+    """
     return replace(
         base,
-        name=cell_key(method, f0, f1, seed),
+        name=cell_key(method, f0, f1, seed, values),
         out_dir=str(root / "cells"),
         seed=derive_seed(seed, STAGE_SWEEP, METHOD_INDEX[method], _bp(f0), _bp(f1)),
         data=replace(base.data, fractions=(f0, f1)),
@@ -91,16 +98,24 @@ def cell_config(base: RunConfig, *, method: str, f0: float, f1: float, seed: int
 
 
 def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
-    """Every cell of the grid: privGAN over (fractions x columns), one GAN per fraction."""
+    """Every cell of the grid: privGAN over (fractions x columns), one GAN per fraction,
+    each once per combination of axis values (the innermost loop)."""
     base = spec.base_config()
+    combos = [(values, axes.apply(base, values, where=spec.name))
+              for values in axes.combinations(spec.axes)]
     cells = []
 
-    def add(method: str, f0: float, f1: float, seed: int, mirror_of: str | None = None) -> None:
-        cfg = cell_config(base, method=method, f0=f0, f1=f1, seed=seed, root=root)
-        cells.append(CellSpec(
-            key=cfg.name, method=method, f0=f0, f1=f1, seed=seed, run_seed=cfg.seed,
-            run_dir=str(Path("cells") / cfg.name), config=json.dumps(config_to_dict(cfg)),
-            mirror_of=mirror_of))
+    def add(method: str, f0: float, f1: float, seed: int, mirror: bool = False) -> None:
+        for values, combo in combos:
+            cfg = cell_config(combo, method=method, f0=f0, f1=f1, seed=seed, root=root,
+                              values=values)
+            if values:
+                validate(cfg)  # e.g. a key too long for a folder name, before anything is written
+            cells.append(CellSpec(
+                key=cfg.name, method=method, f0=f0, f1=f1, seed=seed, run_seed=cfg.seed,
+                run_dir=str(Path("cells") / cfg.name), config=json.dumps(config_to_dict(cfg)),
+                mirror_of=cell_key(method, f1, f0, seed, values) if mirror else None,
+                axes=values))
 
     every = sorted(set(spec.fractions) | set(spec.columns))
     for seed in spec.seeds:
@@ -110,9 +125,7 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
                     log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
                                 f0, f1)
                     continue
-                mirror = spec.symmetric and f0 > f1
-                add("privgan", f0, f1, seed,
-                    cell_key("privgan", f1, f0, seed) if mirror else None)
+                add("privgan", f0, f1, seed, mirror=spec.symmetric and f0 > f1)
         if "gan" in spec.methods:
             for f in every:  # owner 0's GAN serves every cell where an owner has f
                 partner = f if spec.fits(f, f) else every[0]

@@ -132,7 +132,7 @@ def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple
     """Per finished privGAN cell of a sweep, its owners' answers.
 
     A cell's options are its own rows plus those of the local-GAN cell with
-    the same fractions and training seed (where the grid has one); mirrored
+    the same fractions, training seed and axis values (where the grid has one); mirrored
     cells are left out (they repeat another cell with the owners swapped).
     """
     cells = list(cells)
@@ -145,7 +145,8 @@ def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple
             continue
         mine = list(by_id.get(c.id, []))
         mine += [r for g in cells if g.method == "gan" and g.status == "done"
-                 and (g.f0, g.f1, g.seed) == (c.f0, c.f1, c.seed) for r in by_id.get(g.id, [])]
+                 and (g.f0, g.f1, g.seed) == (c.f0, c.f1, c.seed)
+                 and g.axes == c.axes for r in by_id.get(g.id, [])]
         answers = owner_answers(mine)
         if answers:
             out.append((c, answers))

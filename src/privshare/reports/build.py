@@ -2,6 +2,11 @@
 
 ``build_report(path)`` reads a sweep folder (its ``results.sqlite``) or one
 evaluated run folder; it never imports torch and never needs a model file.
+
+A sweep with axes adds one figure per chosen metric against each axis
+(:mod:`privshare.reports.axis_figures`); its owner-fraction figures are
+drawn for the cells at the first value of every axis (their captions say
+which), except the privacy-utility scatter, which has a point per cell.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,9 +23,10 @@ import numpy as np
 
 import privshare
 from privshare.reports.answer import cell_answers, owner_answers
+from privshare.reports.axis_figures import METRICS, axis_figures, parse_metric
 from privshare.reports.grid_figures import attack_curves, utility_curves, utility_heatmaps
 from privshare.reports.html import Table, render, write_page
-from privshare.reports.results import Results, load_results
+from privshare.reports.results import Results, load_results, value_text
 from privshare.reports.sample_figures import sample_grid
 from privshare.reports.score_figures import privacy_utility, roc_curves, score_distributions
 from privshare.reports.style import FigureFile
@@ -38,6 +44,7 @@ FIGURES: dict[str, FigureFn] = {
     "ROC curves": roc_curves,
     "privacy-utility": privacy_utility,
 }
+PER_CELL = {"privacy-utility"}  # one point per cell: drawn from every cell, whatever its axes
 
 
 ANSWER_NOTE = (
@@ -60,15 +67,37 @@ class Report:
     cells_done: int = 0
 
 
-def _figures(res: Results, out: Path) -> tuple[list[FigureFile], dict[str, str]]:
+def _first_setting(res: Results) -> tuple[Results, str]:
+    """The cells at the first value of every axis that has several, and those values in words."""
+    varied = {k: v[0] for k, v in res.axes.items() if len(v) > 1}
+    if not varied:
+        return res, ""
+    return res.restricted(varied), ", ".join(f"{k} = {value_text(v)}" for k, v in varied.items())
+
+
+def _figures(res: Results, out: Path, metrics: tuple[str, ...]
+             ) -> tuple[list[FigureFile], dict[str, str]]:
     drawn, skipped = [], {}
+    first, setting = _first_setting(res)
     for name, fn in FIGURES.items():
-        made = fn(res, out)
+        made = fn(res if name in PER_CELL else first, out)
         if not made:
             skipped[name] = "the stored results cannot support it (too few grid points or rows)"
             log.info("figure %s skipped", name)
             continue
-        drawn.extend(made if isinstance(made, list) else [made])
+        made = made if isinstance(made, list) else [made]
+        if setting and name not in PER_CELL:
+            made = [replace(f, caption=f"{f.caption} Drawn for the cells with {setting} only "
+                                       "(the first value of each axis); the figures against "
+                                       "the axes show every value.") for f in made]
+        drawn.extend(made)
+    if res.axes:
+        made = axis_figures(res, out, metrics=metrics)
+        if made:
+            drawn.extend(made)
+        else:
+            skipped["figures against the axes"] = (f"no axis with two values, or no stored rows "
+                                                   f"of {', '.join(metrics)}")
     return drawn, skipped
 
 
@@ -88,15 +117,20 @@ def _provenance(res: Results) -> dict[str, str]:
     }
 
 
-def build_report(path: str | Path, *, out_dir: str | Path | None = None) -> Report:
+def build_report(path: str | Path, *, out_dir: str | Path | None = None,
+                 axis_metrics: tuple[str, ...] = METRICS) -> Report:
     """Draw every figure the results support (PNG + SVG) and write ``report.html``.
 
     ``out_dir`` defaults to ``report/`` inside the sweep or run folder.
+    ``axis_metrics``: the ``source:metric`` pairs drawn against each axis of
+    a sweep with axes (e.g. ``privgan_dp:auc``; checked before anything is written).
     """
+    for metric in axis_metrics:
+        parse_metric(metric)
     res = load_results(path)
     root = res.path.parent if res.kind == "sweep" else res.path
     out = Path(out_dir) if out_dir is not None else root / "report"
-    figures, skipped = _figures(res, out)
+    figures, skipped = _figures(res, out, tuple(axis_metrics))
     tables: list[Table] = [cells_table(res), utility_table(res), attack_table(res)]
     sym = symmetry_table(res)
     if sym is not None:
@@ -108,13 +142,16 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None) -> Repo
                f"Owner fractions: {', '.join(f'{100 * f:g}%' for f in res.fractions)} "
                "of each class's training rows.",
                f"Classes: {', '.join(res.classes) or '(none stored)'}."]
+    summary += [f"Axis {k}: {', '.join(value_text(v) for v in values)}."
+                for k, values in res.axes.items()]
     if skipped:
         summary.append("Not drawn: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
     config = {"sweep": spec, "cell config (first cell)": res.cells[0].config if res.cells else {}}
     if res.kind == "run":
         answers = [a.sentence() for a in owner_answers(res.rows)]
     else:  # one line per owner of each finished privGAN cell
-        answers = [f"Cell {100 * c.f0:g} % / {100 * c.f1:g} % (training seed {c.seed}): "
+        answers = [f"Cell {100 * c.f0:g} % / {100 * c.f1:g} %"
+                   f"{', ' + c.setting() if c.axes else ''} (training seed {c.seed}): "
                    f"{a.sentence()}" for c, owners in cell_answers(res.cells, res.rows)
                    for a in owners]
     seeds = sorted({r["eval_seed"] for r in res.rows if r["eval_seed"] is not None})

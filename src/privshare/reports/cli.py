@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Sweeps over owner fractions and their reports.", no_args_is_help=True,
+app = typer.Typer(help="Sweeps over owner fractions (and any config axes) and their reports.",
+                  no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 console = Console(stderr=True)
 
@@ -112,9 +113,13 @@ def sweep(
 def report_command(
     path: Annotated[Path, typer.Argument(help="A sweep folder, its results.sqlite, or a run folder.")],
     out_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default: PATH/report).")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        help="A sweep with axes: draw this source:metric against each axis (repeatable; "
+             "e.g. privgan_dp:auc; default: utility and attack AUCs).")] = None,
 ) -> None:
     """Draw the figures and write a self-contained report.html from stored results only."""
     from privshare.reports import build_report
+    from privshare.reports.axis_figures import METRICS
     from privshare.reports.results import ResultsError, load_results
 
     try:
@@ -124,7 +129,7 @@ def report_command(
                                for s in sorted({c.status for c in cells})) or "no cells"
             raise ResultsError(f"{str(path)!r} holds no finished cell ({states}); run or resume "
                                "`privshare sweep` until a cell is done, then build the report")
-        rep = build_report(path, out_dir=out_dir)
+        rep = build_report(path, out_dir=out_dir, axis_metrics=tuple(metric or METRICS))
     except (ResultsError, ValueError) as err:
         _fail(err)
     _print_report(rep)

@@ -1,12 +1,16 @@
 """Stored results, read back for figures: a sweep's SQLite store or one run folder.
 
-Only ``sqlite3``, ``csv``, ``json`` and numpy are used: building a report
-never imports torch, never loads a model and never trains anything. The
-tables are those written by :mod:`privshare.experiments.store`.
+Only ``sqlite3``, ``csv``, ``json``, numpy and the store's own reader of
+axis values are used: building a report never imports torch, never loads a
+model and never trains anything. The tables are those written by
+:mod:`privshare.experiments.store`.
 
 Every row carries its cell's grid position (``f0``, ``f1``: owner 0's and
-owner 1's fraction), so "owner j's fraction" is ``(f0, f1)[j]``. A run
-folder reads as a sweep of one cell.
+owner 1's fraction), so "owner j's fraction" is ``(f0, f1)[j]``, and, in a
+sweep with axes, its cell's value of every axis key (a column named by the
+key, e.g. ``train.privacy_weight``). A store written before axes existed has
+no ``cell_axes`` table and reads as a sweep without axes. A run folder reads
+as a sweep of one cell.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import sqlite3
 import statistics
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from privshare.experiments.store import read_axes
 
 STORE_NAME = "results.sqlite"
 
@@ -44,6 +50,7 @@ class CellInfo:
     error: str | None
     elapsed_s: float | None
     config: dict[str, Any]
+    axes: dict[str, Any] = field(default_factory=dict)  # axis key -> value ({} without axes)
 
     def fraction(self, owner: int | str) -> float | None:
         """Fraction of owner ``owner`` in this cell (None for pooled rows)."""
@@ -55,6 +62,21 @@ class CellInfo:
 
     def position(self, owner: int | str) -> dict[str, float | None]:
         return {"owner_fraction": self.fraction(owner), "partner_fraction": self.partner(owner)}
+
+    def setting(self) -> str:
+        """Its axis values in words (``train.privacy_weight = 0.1``); "" without axes."""
+        return ", ".join(f"{k} = {value_text(v)}" for k, v in sorted(self.axes.items()))
+
+
+def value_text(value: Any) -> str:
+    """An axis value as the report writes it: ``0.1``, ``true``, ``translation, cutout``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(value_text(v) for v in value) or "(none)"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -124,6 +146,22 @@ class Results:
         return [r for r in self.rows if ok(r)]
 
     @property
+    def axes(self) -> dict[str, list[Any]]:
+        """Axis key -> its values in grid order ({} for a sweep without axes)."""
+        found: dict[str, list[Any]] = {}
+        for c in self.cells:
+            for key, value in c.axes.items():
+                if value not in found.setdefault(key, []):
+                    found[key].append(value)
+        return dict(sorted(found.items()))
+
+    def restricted(self, values: dict[str, Any]) -> Results:
+        """The cells (and their rows) whose axis values include ``values``."""
+        ids = {c.id for c in self.cells if all(c.axes.get(k) == v for k, v in values.items())}
+        return replace(self, cells=[c for c in self.cells if c.id in ids],
+                       rows=[r for r in self.rows if r["cell_id"] in ids], _scores={})
+
+    @property
     def fractions(self) -> list[float]:
         return sorted({c.f0 for c in self.cells} | {c.f1 for c in self.cells})
 
@@ -165,10 +203,11 @@ def _from_store(path: Path) -> Results:
     try:
         try:
             meta = {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT * FROM meta")}
+            axes = read_axes(con)
             cells = [CellInfo(id=r["id"], key=r["key"], method=r["method"], f0=r["f0"], f1=r["f1"],
                               seed=r["seed"], status=r["status"], mirror_of=r["mirror_of"],
                               error=r["error"], elapsed_s=r["elapsed_s"],
-                              config=json.loads(r["config"]))
+                              config=json.loads(r["config"]), axes=axes.get(r["id"], {}))
                      for r in con.execute("SELECT * FROM cells ORDER BY id")]
             rows = [dict(r) for r in con.execute("SELECT * FROM results ORDER BY rowid")]
             artifacts = {(r["cell_id"], r["name"]): bytes(r["data"])
@@ -181,7 +220,7 @@ def _from_store(path: Path) -> Results:
     for r in rows:
         c = by_id[r["cell_id"]]
         r.update(cell=c.key, cell_method=c.method, f0=c.f0, f1=c.f1, seed=c.seed,
-                 **c.position(r["owner"]))
+                 **c.position(r["owner"]), **c.axes)
     return Results(path=path, kind="sweep", meta=meta, cells=cells, rows=rows, artifacts=artifacts)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from privshare.reports import names as N
 from privshare.reports.html import Table, fmt
-from privshare.reports.results import Results, summarise
+from privshare.reports.results import CellInfo, Results, summarise, value_text
 
 
 def _pct(f: float | None) -> str:
@@ -15,6 +15,13 @@ def _pct(f: float | None) -> str:
 
 def _mean(res: Results, **where) -> float:
     return summarise(r["value"] for r in res.select(**{"class": N.ALL}, **where))[0]
+
+
+def _same_setting(res: Results, cell: CellInfo) -> dict:
+    """A ``select`` filter for the cells with ``cell``'s axis values ({} without axes)."""
+    if not res.axes:
+        return {}
+    return {"cell_id": frozenset(c.id for c in res.cells if c.axes == cell.axes)}
 
 
 def cells_table(res: Results) -> Table:
@@ -31,22 +38,24 @@ def cells_table(res: Results) -> Table:
 
 
 def utility_table(res: Results) -> Table:
-    rows = []
+    rows, keys = [], list(res.axes)
     for c in res.cells:
         if c.method not in ("privgan", "run"):
             continue
         vals = [_mean(res, cell_id=c.id, source="privgan", metric=N.ACCURACY, owner=o) for o in "01"]
         vals.append(_mean(res, cell_id=c.id, source="privgan_pooled", metric=N.ACCURACY))
+        same = _same_setting(res, c)
         for o, f in (("0", c.f0), ("1", c.f1)):
-            vals.append(_mean(res, source="gan", metric=N.ACCURACY, owner_fraction=f))
-            vals.append(_mean(res, source="real_own", metric=N.ACCURACY, owner_fraction=f))
-        rows.append([_pct(c.f0), _pct(c.f1)] + [fmt(v) for v in vals])
+            vals.append(_mean(res, source="gan", metric=N.ACCURACY, owner_fraction=f, **same))
+            vals.append(_mean(res, source="real_own", metric=N.ACCURACY, owner_fraction=f, **same))
+        rows.append([_pct(c.f0), _pct(c.f1)] + [value_text(c.axes.get(k)) for k in keys]
+                    + [fmt(v) for v in vals])
     return Table("Utility: classifier accuracy on real test rows",
-                 ["owner 0", "owner 1", "privGAN G1", "privGAN G2", "privGAN union",
+                 ["owner 0", "owner 1", *keys, "privGAN G1", "privGAN G2", "privGAN union",
                   "GAN (owner 0's fraction)", "own real (owner 0)", "GAN (owner 1's fraction)",
                   "own real (owner 1)"], rows,
                  note="Means over evaluation seeds; GAN and own-real columns average every "
-                      "stored owner at that fraction.")
+                      "stored owner at that fraction" + (" and axis values." if keys else "."))
 
 
 def attack_table(res: Results) -> Table:
@@ -71,19 +80,20 @@ def attack_table(res: Results) -> Table:
 
 def symmetry_table(res: Results) -> Table | None:
     """privGAN G1 at (a, b) against G2 at (b, a): the owners are interchangeable."""
-    cells = {(c.f0, c.f1): c for c in res.cells if c.method == "privgan"}
+    cells = {(c.f0, c.f1, c.setting()): c for c in res.cells if c.method == "privgan"}
     rows, diffs = [], []
-    for (a, b), c in sorted(cells.items()):
-        if a >= b or (b, a) not in cells:
+    for (a, b, setting), c in sorted(cells.items()):
+        if a >= b or (b, a, setting) not in cells:
             continue
-        m = cells[(b, a)]
+        m = cells[(b, a, setting)]
         for o, mo in (("0", "1"), ("1", "0")):
             x = _mean(res, cell_id=c.id, source="privgan", metric=N.ACCURACY, owner=o)
             y = _mean(res, cell_id=m.id, source="privgan", metric=N.ACCURACY, owner=mo)
             if np.isfinite(x) and np.isfinite(y):
                 diffs.append(abs(x - y))
                 mirrored = "yes" if m.mirror_of is not None else "no (trained)"
-                rows.append([f"{_pct(c.fraction(o))} with {_pct(c.partner(o))}", fmt(x), fmt(y),
+                where = f"{_pct(c.fraction(o))} with {_pct(c.partner(o))}"
+                rows.append([where + (f" ({setting})" if setting else ""), fmt(x), fmt(y),
                              fmt(abs(x - y)), mirrored])
     if not rows:
         return None

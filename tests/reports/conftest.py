@@ -81,15 +81,18 @@ def _artifacts(method: str, f0: float, seed: int) -> dict[str, bytes]:
     return out
 
 
-def make_store(root, *, symmetric: bool = False):
-    """A finished 3x3 privGAN + 3 GAN sweep in ``root/results.sqlite``."""
+def make_store(root, *, symmetric: bool = False, privgan_cells=None):
+    """A finished 3x3 privGAN + 3 GAN sweep in ``root/results.sqlite``.
+
+    ``privgan_cells``: the (f0, f1) privGAN cells instead of the 3 x 3 cross.
+    """
     cells = []
-    for f0 in FRACTIONS:
-        for f1 in FRACTIONS:
-            mirror = f"privgan-{f1}-{f0}" if symmetric and f0 > f1 else None
-            cells.append(CellSpec(key=f"privgan-{f0}-{f1}", method="privgan", f0=f0, f1=f1, seed=0,
-                                  run_seed=len(cells), run_dir="cells/x",
-                                  config=json.dumps({"seed": len(cells)}), mirror_of=mirror))
+    pairs = privgan_cells or [(f0, f1) for f0 in FRACTIONS for f1 in FRACTIONS]
+    for f0, f1 in pairs:
+        mirror = f"privgan-{f1}-{f0}" if symmetric and f0 > f1 else None
+        cells.append(CellSpec(key=f"privgan-{f0}-{f1}", method="privgan", f0=f0, f1=f1, seed=0,
+                              run_seed=len(cells), run_dir="cells/x",
+                              config=json.dumps({"seed": len(cells)}), mirror_of=mirror))
     for f in FRACTIONS:
         cells.append(CellSpec(key=f"gan-{f}-{f}", method="gan", f0=f, f1=f, seed=0,
                               run_seed=len(cells), run_dir="cells/x", config="{}"))

@@ -34,12 +34,23 @@ def test_every_figure_is_drawn_as_png_and_svg(built):
         assert f.svg.read_text().lstrip().startswith("<?xml")
 
 
+def test_heatmaps_of_cells_on_one_line_are_drawn_without_shading(tmp_path):
+    # (5, 20), (20, 5), (10, 10) % lie on one line in log space: no triangle to shade
+    root = make_store(tmp_path / "line", privgan_cells=[(0.05, 0.2), (0.2, 0.05), (0.1, 0.1)])
+    report = build_report(root)
+    heat = next(f for f in report.figures if f.name == "fig5_utility_heatmaps")
+    svg = heat.svg.read_text()
+    assert svg.count("<image") == 1  # the colour bar only: no panel's interpolated shading
+    assert f"{utility('privgan', 0.05, 0.2):.2f}" in svg  # each cell's figure is written on it
+
+
 def test_axes_are_labelled_with_units(built):
     _, report = built
     svg = {f.name: f.svg.read_text() for f in report.figures}
     assert re.search(r"owner 0(&#39;|')s fraction \(%\)", svg["fig5_utility_heatmaps"])
     assert "accuracy on real test rows" in svg["fig5_utility_heatmaps"]  # the one shared colour bar
     assert svg["fig5_utility_heatmaps"].count("accuracy on real test rows") == 1
+    assert svg["fig5_utility_heatmaps"].count("<image") == 4  # three shaded panels, the colour bar
     assert "random guess" in svg["fig7_attack_vs_fraction"]
     assert "false-positive rate (log)" in svg["roc_attacks"]
     assert "attack advantage" in svg["privacy_utility"]

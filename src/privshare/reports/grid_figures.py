@@ -48,6 +48,13 @@ def _chance(res: Results) -> float | None:
     return 1.0 / len(res.classes) if res.classes else None
 
 
+def _spans_an_area(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the points (x, y) have a triangle to interpolate in (3+ of them, not on one line)."""
+    if len(x) < 3:
+        return False
+    return np.linalg.matrix_rank(np.column_stack([x - x[0], y - y[0]]), tol=1e-9) == 2
+
+
 def utility_heatmaps(res: Results, out_dir: Path) -> FigureFile | None:
     """Fig. 5: accuracy over (owner 0's, owner 1's) fraction, interpolated in log space."""
     cells = [c for c in res.cells if c.method in ("privgan", "run")]
@@ -69,7 +76,7 @@ def utility_heatmaps(res: Results, out_dir: Path) -> FigureFile | None:
     gx, gy = np.meshgrid(np.linspace(lx.min(), lx.max(), 160), np.linspace(ly.min(), ly.max(), 160))
     for ax, (title, _, _) in zip(axes[0], panels):
         vals, ok = z[title], np.isfinite(z[title])
-        if ok.sum() >= 3:
+        if _spans_an_area(lx[ok], ly[ok]):
             tri = Triangulation(lx[ok], ly[ok])
             grid = LinearTriInterpolator(tri, vals[ok])(gx, gy)
             ax.pcolormesh(10**gx, 10**gy, grid, cmap=HEATMAP_CMAP, norm=norm, shading="auto",

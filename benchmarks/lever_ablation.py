@@ -42,6 +42,9 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # DCGAN-style networks (32 / 64 channels) with lazy R1
     "conv-r1": ("model.kind=\"conv\"", "model.conv_channels=[32, 64]", "train.r1_gamma=1.0",
                 "train.r1_every=4"),
+    # the same with three times the weight of DP's term in each G_i's loss
+    "conv-r1-l3": ("model.kind=\"conv\"", "model.conv_channels=[32, 64]", "train.r1_gamma=1.0",
+                   "train.r1_every=4", "train.privacy_weight=3.0"),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -223,11 +223,30 @@ def test_sweep_file_values_are_checked_before_training(line, message, tmp_path):
     (["--set", 'train.device="cpu"\nseed=3'], r"override 'train.device=\"cpu\"\\nseed=3' holds a "
                                               r"line break"),
     (["--set", 'name="x\ny"'], r"holds a line break"),
+    # non-finite numbers: inf passed every ">= 0" check and trained to NaN
+    (["--set", "train.privacy_weight=inf"], r"train.privacy_weight=inf must be a finite number"),
+    (["--set", "train.r1_gamma=nan"], r"train.r1_gamma=nan must be a finite number"),
+    (["--set", "data.fractions=[0.1, nan]"], r"data.fractions=\[0.1, nan\] must hold finite "),
+    # the setting that is wrong is named, not a consequence of it
+    (["--set", "train.epochs_privgan=0"], r"train.epochs_privgan=0 must be >= 1"),
 ])
 def test_silently_accepted_values_are_refused(args, message, tmp_path):
     res = runner.invoke(app, [*TRAIN, "--out-dir", str(tmp_path / "out"), *args])
     refused(res, EXIT_BAD_INPUT, message)
     assert files(tmp_path) == []  # not even out/, nor ../escape beside it
+
+
+def test_a_folder_given_as_the_config_file_is_named_as_a_folder(tmp_path):
+    (tmp_path / "config.toml").mkdir()
+    res = runner.invoke(app, ["train", str(tmp_path / "config.toml")])
+    refused(res, EXIT_BAD_INPUT, r"config.toml' is a folder, not a file")
+
+
+def test_non_finite_evaluation_settings_are_refused(tiny_run):
+    before = files(tiny_run)
+    res = runner.invoke(app, ["evaluate", str(tiny_run), "--set", "fit_lr=inf"])
+    refused(res, EXIT_BAD_INPUT, r"fit_lr=inf must be a finite number")
+    assert files(tiny_run) == before
 
 
 # -- 3. federated options are checked before partition.npz or an owner's rows exist ----------

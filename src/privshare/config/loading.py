@@ -117,6 +117,8 @@ def read_toml(path: str | Path, *, what: str = "TOML file") -> dict[str, Any]:
     """Read a UTF-8 TOML file; a missing, unreadable, non-UTF-8 or invalid file raises
     :class:`ConfigError` naming ``what`` and the path."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a folder, not a file; pass a TOML file")
     if not path.is_file():
         raise ConfigError(f"{what} {str(path)!r} does not exist; pass a TOML file")
     try:
@@ -203,10 +205,37 @@ def _check_name(name: str) -> None:
            f"{NAME_BYTES}: pick a shorter name")
 
 
+def non_finite_settings(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every float setting of ``node`` (a config dataclass, nested) that is NaN or infinite."""
+    out: list[tuple[str, Any]] = []
+    for f in dataclasses.fields(node):
+        value, key = getattr(node, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            out += non_finite_settings(value, f"{key}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            out.append((key, value))
+        elif isinstance(value, tuple) and any(isinstance(v, float) and not math.isfinite(v)
+                                              for v in value):
+            out.append((key, list(value)))
+    return out
+
+
+def check_finite(node: Any, prefix: str = "") -> None:
+    """ConfigError naming the first NaN or infinite float setting of ``node``, if any."""
+    bad = non_finite_settings(node, prefix)
+    if bad:
+        key, value = bad[0]
+        what = "must hold finite numbers only" if isinstance(value, list) else "must be a finite number"
+        raise ConfigError(f"{key}={value} {what} (not nan or inf)")
+
+
 def validate(config: RunConfig) -> None:
     """Range checks that a type hint cannot express."""
     d, t, m = config.data, config.train, config.model
+    check_finite(config)
     _check(0 <= config.seed < 2 ** 63, f"seed={config.seed} must be in [0, 2**63), e.g. 0")
+    for name in ("epochs_privgan", "epochs_gan", "batch_size"):
+        _check(getattr(t, name) >= 1, f"train.{name}={getattr(t, name)} must be >= 1")
     _check_name(config.name)
     _check(len(set(d.classes)) == len(d.classes),
            f"data.classes={list(d.classes)} names class(es) "
@@ -246,8 +275,6 @@ def validate(config: RunConfig) -> None:
         spe in ("largest", "smallest") or (spe.isdigit() and int(spe) > 0),
         f"train.steps_per_epoch={spe!r}: use 'largest', 'smallest' or a positive integer",
     )
-    for name in ("epochs_privgan", "epochs_gan", "batch_size"):
-        _check(getattr(t, name) >= 1, f"train.{name}={getattr(t, name)} must be >= 1")
     for name in ("dp_delay", "dp_pretrain_epochs", "checkpoint_every"):
         _check(getattr(t, name) >= 0, f"train.{name}={getattr(t, name)} must be >= 0")
     for name in ("smoothing_privgan", "smoothing_gan"):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from privshare.config import ConfigError, parse_override
+from privshare.config.loading import check_finite
 from privshare.hardware import PRECISION_NAMES
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
@@ -97,6 +98,7 @@ def _check(ok: bool, message: str) -> None:
 
 def validate_eval_config(c: EvalConfig) -> EvalConfig:
     """Range checks a type hint cannot express; returns ``c``."""
+    check_finite(c)
     bad = sorted(set(c.utility_sources) - set(UTILITY_SOURCES))
     _check(not bad, f"utility_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
     _check(bool(c.protocols) and not set(c.protocols) - set(PROTOCOLS)

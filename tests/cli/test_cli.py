@@ -62,6 +62,14 @@ def test_rerun_with_same_config_resumes_and_other_config_is_refused(tiny_run):
     assert not list((tiny_run / "checkpoints").glob("*.pt"))  # removed once a method finished
     res = runner.invoke(app, [*args, "--set", "train.epochs_gan=3"])
     assert res.exit_code == 2 and "another configuration" in res.output
+    assert "train.epochs_gan: 2 -> 3" in res.output  # which setting differs, saved -> asked
+
+
+def test_a_run_resumes_with_an_out_dir_that_names_the_same_folder(tiny_run, monkeypatch):
+    monkeypatch.chdir(tiny_run.parent.parent)  # the same folder, as a relative path
+    relative = tiny_run.parent.name
+    res = runner.invoke(app, ["train", "--preset", "tiny", "--out-dir", relative, "--name", "t"])
+    assert res.exit_code == 0, res.output
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,9 @@ def test_png_folder_named_and_numeric_classes(tmp_path):
     assert ds.classes == (3, 7) and ds.class_names == ()
     _png_folder(tmp_path / "b" / "test", names=("3", "7"), n=2)
     assert load_png_folder(tmp_path / "b").x_test.shape == (4, 6, 6)
+    (tmp_path / "b" / ".ipynb_checkpoints").mkdir()  # a hidden folder is not a class
+    (tmp_path / "b" / ".git").mkdir()
+    assert load_png_folder(tmp_path / "b").classes == (3, 7)
 
 
 def test_png_folder_bad_inputs(tmp_path):

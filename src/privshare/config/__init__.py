@@ -3,6 +3,7 @@
 from privshare.config.loading import (
     PRESETS,
     ConfigError,
+    config_differences,
     config_from_dict,
     config_to_dict,
     load_config,
@@ -28,6 +29,7 @@ __all__ = [
     "OptimConfig",
     "RunConfig",
     "TrainConfig",
+    "config_differences",
     "config_from_dict",
     "config_to_dict",
     "load_config",

@@ -85,6 +85,28 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
+    """The settings in which ``wanted`` differs from ``saved``, as ``key: saved -> wanted``.
+
+    ``out_dir`` values that name the same folder (an absolute and a relative
+    path, say) are not a difference.
+    """
+
+    def flat(node: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for k, v in node.items():
+                out.update(flat(v, f"{prefix}{k}."))
+            return out
+        return {prefix[:-1]: node}
+
+    a, b = flat(config_to_dict(saved)), flat(config_to_dict(wanted))
+    if Path(a["out_dir"]).resolve() == Path(b["out_dir"]).resolve():
+        b["out_dir"] = a["out_dir"]
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)]
+
+
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
     """Plain nested dict (tuples become lists) suitable for TOML or JSON."""
 

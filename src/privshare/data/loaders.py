@@ -148,7 +148,8 @@ def _read_png(file: Path) -> np.ndarray:
 
 def _read_pngs(folder: Path) -> tuple[list[np.ndarray], list[str]]:
     images, labels = [], []
-    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "test"):
+    for class_dir in sorted(p for p in folder.iterdir()  # hidden folders (.git, .ipynb_checkpoints) are not classes
+                            if p.is_dir() and p.name != "test" and not p.name.startswith(".")):
         files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() == ".png")
         if not files:
             raise DataError(f"{class_dir}: class folder holds no .png files; add images or remove it")

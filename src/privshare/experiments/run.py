@@ -29,7 +29,7 @@ from privshare.artifacts import (
 )
 from privshare.artifacts.atomic import write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
-from privshare.config import RunConfig, config_to_dict, save_config
+from privshare.config import RunConfig, config_differences, config_to_dict, save_config
 from privshare.data import Dataset, Partition, save_partition
 from privshare.data.arrays import save_arrays
 from privshare.data.prepare import prepare_data
@@ -67,9 +67,11 @@ def _open_folder(config: RunConfig, layout: RunLayout) -> None:
     """Create the run folder, or check that an existing one is this run's."""
     if layout.config.is_file():
         saved = load_run(layout.root).config
-        if saved != config:
+        differences = config_differences(saved, config)
+        if differences:
             raise RunExistsError(
-                f"{str(layout.root)!r} holds a run with another configuration; "
+                f"{str(layout.root)!r} holds a run with another configuration "
+                f"({'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''}); "
                 "pick another run.name / --name, or delete the folder to start over"
             )
         return

@@ -22,7 +22,7 @@ import torch
 import privshare
 from privshare.artifacts import RunLayout, save_model_file
 from privshare.artifacts.atomic import write_json_atomic
-from privshare.config import RunConfig, config_from_dict, save_config
+from privshare.config import RunConfig, config_differences, config_from_dict, save_config
 from privshare.federated.records import RoundOrder
 from privshare.federated.settings import FederatedSettings, FederationError
 
@@ -52,9 +52,11 @@ class ServerRunFolder:
     def open(self, *, steps_per_epoch: int, rounds: int) -> None:
         if self.layout.config.is_file():
             saved = config_from_dict(tomllib.loads(self.layout.config.read_text()))
-            if saved != self.config:
+            differences = config_differences(saved, self.config)
+            if differences:
                 raise FederationError(
-                    f"{str(self.layout.root)!r} holds a run with another configuration; "
+                    f"{str(self.layout.root)!r} holds a run with another configuration "
+                    f"({'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''}); "
                     "choose another run-dir / run name, or delete the folder"
                 )
         self.layout.root.mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,18 @@ from privshare.artifacts import (
 )
 from privshare.artifacts.atomic import write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
-from privshare.config import RunConfig, config_differences, config_to_dict, save_config
+from privshare.config import (
+    RunConfig,
+    config_differences,
+    config_from_dict,
+    config_to_dict,
+    save_config,
+)
+from privshare.config.loading import read_toml
 from privshare.data import Dataset, Partition, save_partition
 from privshare.data.arrays import save_arrays
 from privshare.data.prepare import prepare_data
+from privshare.faults import kill_point
 from privshare.seeding import STAGE_EXPORT, derive_seed
 from privshare.training import (
     GANTrainer,
@@ -65,8 +73,8 @@ def owner_rows(
 
 def _open_folder(config: RunConfig, layout: RunLayout) -> None:
     """Create the run folder, or check that an existing one is this run's."""
-    if layout.config.is_file():
-        saved = load_run(layout.root).config
+    if layout.config.is_file():  # read alone: a run killed before run.json existed resumes
+        saved = config_from_dict(read_toml(layout.config, what="run config"))
         differences = config_differences(saved, config)
         if differences:
             raise RunExistsError(
@@ -201,17 +209,21 @@ def run_experiment(
 def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
             device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False) -> Run:
     """:func:`run_experiment`'s work, with the run folder's lock held."""
+    kill_point("run:locked")
     _open_folder(config, layout)
+    kill_point("run:config-saved")
     if keep_data and not layout.data.is_file():
         save_arrays(dataset, layout.data)
     if not layout.partition.is_file():
         save_partition(partition, layout.partition)
+    kill_point("run:partition-saved")
     manifest = _manifest(config, dataset, partition, device)
     if layout.manifest.is_file():  # a restarted run keeps what it already finished
         previous = json.loads(layout.manifest.read_text())
         for key in ("methods_done", "timings_s", "steps_per_epoch"):
             manifest[key] = previous.get(key, manifest[key])
     write_json_atomic(layout.manifest, manifest)
+    kill_point("run:manifest-written")
     dtype = master_dtype(config.train.precision)
     rows = [
         owner_rows(dataset, partition, owner=j, device=device, dtype=dtype)
@@ -233,15 +245,18 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
             manifest.update(status="diverged", error=str(err))
             write_json_atomic(layout.manifest, manifest)
             raise
+        kill_point("run:models-saved")
         manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
         manifest["methods_done"].append(method)
         write_json_atomic(layout.history, histories)
         write_json_atomic(layout.manifest, manifest)
+        kill_point("run:method-recorded")
         if not config.train.keep_checkpoints:
             for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
                 ck.unlink()
     start = time.perf_counter()
     export_synthetic(load_run(layout.root))
+    kill_point("run:exported")
     manifest["timings_s"]["export"] = round(time.perf_counter() - start, 3)
     manifest["status"] = "done"
     write_json_atomic(layout.manifest, manifest)

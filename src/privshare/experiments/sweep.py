@@ -40,6 +40,7 @@ from privshare.experiments import axes
 from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
 from privshare.experiments.store import Cell, CellSpec, ResultStore
+from privshare.faults import kill_point
 from privshare.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ def _record(store: ResultStore, cell: Cell, outcome: dict, failed: dict[str, str
         out = outcome["ok"]
         store.finish(cell.id, rows=out["rows"], artifacts=out["artifacts"],
                      elapsed_s=out["elapsed_s"])
+        kill_point("sweep:cell-stored")
         if drop_under is not None:  # only after the commit: the store has what reports need
             for model in (drop_under / cell.run_dir).rglob("*.pt"):
                 model.unlink()
@@ -306,6 +308,7 @@ def run_sweep(
 
         def started(cell: Cell) -> None:
             store.mark_running(cell.id)
+            kill_point("sweep:cell-running")
             if progress:
                 progress(cell, "start", "")
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import torch
 
 from privshare.config import RunConfig
+from privshare.faults import kill_point
 from privshare.training.checkpoint import CHECKPOINT_VERSION, load_checkpoint, save_checkpoint
 from privshare.training.runtime import keep_freed_memory
 
@@ -113,4 +114,5 @@ def fit(
         due = checkpoint_every and trainer.epoch % checkpoint_every == 0
         if checkpoint_path is not None and (due or trainer.epoch == epochs):
             save_checkpoint(checkpoint_path, _payload(trainer, config or {}))
+            kill_point("train:checkpoint-saved")
     return trainer.history

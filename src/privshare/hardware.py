@@ -12,7 +12,6 @@ import functools
 import torch
 
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bf16 matrix products
-PRECISION_NAMES = ("fp32", "bf16", "auto")  # the autocast choices (training also knows fp64)
 
 
 @functools.lru_cache(maxsize=1)

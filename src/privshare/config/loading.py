@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from privshare.config.schema import AUGMENTATIONS, MODEL_KINDS, RunConfig
+from privshare.config.schema import AUGMENTATIONS, MODEL_KINDS, PRECISIONS, RunConfig
 
 PRESETS = ("quick", "paper", "tiny")
 
@@ -88,8 +88,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
     """The settings in which ``wanted`` differs from ``saved``, as ``key: saved -> wanted``.
 
-    ``out_dir`` values that name the same folder (an absolute and a relative
-    path, say) are not a difference.
+    ``out_dir`` is left out: the caller found ``saved`` in the folder that
+    ``wanted`` names, so the two name the same folder however they spell it
+    (absolute or relative, from another working directory).
     """
 
     def flat(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -101,8 +102,8 @@ def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
         return {prefix[:-1]: node}
 
     a, b = flat(config_to_dict(saved)), flat(config_to_dict(wanted))
-    if Path(a["out_dir"]).resolve() == Path(b["out_dir"]).resolve():
-        b["out_dir"] = a["out_dir"]
+    a.pop("out_dir", None)
+    b.pop("out_dir", None)
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
             if a.get(k) != b.get(k)]
 
@@ -288,7 +289,7 @@ def validate(config: RunConfig) -> None:
     )
     _check(t.noise in ("per_owner", "shared"), f"train.noise={t.noise!r}: per_owner or shared")
     _check(
-        t.precision in ("fp32", "bf16", "auto", "fp64"),
+        t.precision in (*PRECISIONS, "fp64"),
         f"train.precision={t.precision!r}: choose fp32, bf16, auto (bf16 where the hardware "
         "has it, else fp32) or fp64",
     )

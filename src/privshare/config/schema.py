@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 AUGMENTATIONS = ("translation", "cutout", "color")  # train.augment names (privshare.training.augment)
 MODEL_KINDS = ("mlp", "conv")  # model.kind names (privshare.models)
+# autocast choices of the GAN trainers and the utility classifiers (auto: bf16 where native,
+# privshare.hardware); training alone also offers fp64
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 def conv_fits(h: int, w: int, layers: int) -> bool:

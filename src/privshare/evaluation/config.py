@@ -26,7 +26,7 @@ from typing import Any
 
 from privshare.config import ConfigError, parse_override
 from privshare.config.loading import check_finite
-from privshare.hardware import PRECISION_NAMES
+from privshare.config.schema import PRECISIONS
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
                    "own+gan", "own+privgan", "own+privgan_pooled")
@@ -126,8 +126,8 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     _check(c.nonmembers_from in NONMEMBER_SPLITS,
            f"nonmembers_from={c.nonmembers_from!r}: {' or '.join(NONMEMBER_SPLITS)}")
     _check(c.blackbox_space in ("pca", "pixels"), f"blackbox_space={c.blackbox_space!r}: pca or pixels")
-    _check(c.precision in PRECISION_NAMES,
-           f"precision={c.precision!r}: choose {', '.join(PRECISION_NAMES)} (auto = bf16 only "
+    _check(c.precision in PRECISIONS,
+           f"precision={c.precision!r}: choose {', '.join(PRECISIONS)} (auto = bf16 only "
            f"where the CPU or GPU multiplies bf16 natively)")
     _check(c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
            f"device={c.device!r}: cpu, cuda, cuda:N or auto")

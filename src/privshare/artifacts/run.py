@@ -8,7 +8,6 @@ themselves, which the attacker supplies.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from privshare.artifacts.models import (
     rebuild_discriminator,
     rebuild_generator,
 )
-from privshare.config import RunConfig, config_from_dict
+from privshare.config import RunConfig, read_run_config
 from privshare.data import Partition, load_partition
 from privshare.models import EnsembleMLP
 
@@ -150,6 +149,6 @@ def load_run(path: str | Path) -> Run:
             raise ArtifactError(
                 f"{str(root)!r} is not a privshare run folder: {needed.name} is missing"
             )
-    config = config_from_dict(tomllib.loads(layout.config.read_text()))
+    config = read_run_config(layout.config)
     manifest = json.loads(layout.manifest.read_text())
     return Run(root=root, config=config, manifest=manifest)

@@ -5,9 +5,11 @@ from privshare.config.loading import (
     ConfigError,
     config_differences,
     config_from_dict,
+    config_mismatch,
     config_to_dict,
     load_config,
     parse_override,
+    read_run_config,
     save_config,
     validate,
 )
@@ -31,9 +33,11 @@ __all__ = [
     "TrainConfig",
     "config_differences",
     "config_from_dict",
+    "config_mismatch",
     "config_to_dict",
     "load_config",
     "parse_override",
+    "read_run_config",
     "save_config",
     "validate",
 ]

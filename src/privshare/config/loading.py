@@ -85,6 +85,35 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def read_run_config(path: str | Path) -> RunConfig:
+    """The config a run folder saved (its ``config.toml``); an unreadable file raises :class:`ConfigError`."""
+    return config_from_dict(read_toml(path, what="run config"))
+
+
+def flatten_keys(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``(section.key, value)`` for every leaf of nested ``table``, in order.
+
+    ``{"train": {"privacy_weight": 1}}`` and ``{"train.privacy_weight": 1}``
+    both give ``("train.privacy_weight", 1)``; a key spelled both ways comes
+    out twice, so a caller can refuse it.
+    """
+    out: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out += flatten_keys(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def config_mismatch(saved: RunConfig, wanted: RunConfig) -> str:
+    """``""`` when the two configs agree, else `` (key: saved -> wanted; ...)`` for a refusal."""
+    differences = config_differences(saved, wanted)
+    if not differences:
+        return ""
+    return f" ({'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''})"
+
+
 def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
     """The settings in which ``wanted`` differs from ``saved``, as ``key: saved -> wanted``.
 
@@ -92,16 +121,7 @@ def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
     ``wanted`` names, so the two name the same folder however they spell it
     (absolute or relative, from another working directory).
     """
-
-    def flat(node: Any, prefix: str = "") -> dict[str, Any]:
-        if isinstance(node, dict):
-            out: dict[str, Any] = {}
-            for k, v in node.items():
-                out.update(flat(v, f"{prefix}{k}."))
-            return out
-        return {prefix[:-1]: node}
-
-    a, b = flat(config_to_dict(saved)), flat(config_to_dict(wanted))
+    a, b = (dict(flatten_keys(config_to_dict(c))) for c in (saved, wanted))
     a.pop("out_dir", None)
     b.pop("out_dir", None)
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
@@ -243,9 +263,9 @@ def non_finite_settings(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def check_finite(node: Any, prefix: str = "") -> None:
+def check_finite(node: Any) -> None:
     """ConfigError naming the first NaN or infinite float setting of ``node``, if any."""
-    bad = non_finite_settings(node, prefix)
+    bad = non_finite_settings(node)
     if bad:
         key, value = bad[0]
         what = "must hold finite numbers only" if isinstance(value, list) else "must be a finite number"

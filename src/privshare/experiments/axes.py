@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from privshare.config.loading import flatten_keys
 
 Axes = tuple[tuple[str, tuple[Any, ...]], ...]  # (key, values) pairs, sorted by key
 
@@ -44,17 +45,6 @@ RESERVED = {
     "train.methods": "methods = [...]",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # characters a cell key (a folder name) does not take
-
-
-def _flat(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """``{"train": {"privacy_weight": [...]}}`` and ``{"train.privacy_weight": [...]}`` alike."""
-    out = []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            out += _flat(value, f"{prefix}{key}.")
-        else:
-            out.append((f"{prefix}{key}", value))
-    return out
 
 
 def _leaf(data: dict[str, Any], key: str, where: str) -> tuple[dict[str, Any], str]:
@@ -92,7 +82,7 @@ def parse_axes(table: dict[str, Any], *, base: RunConfig, taken: Iterable[str],
     taken = set(taken)
     plain = config_to_dict(base)
     axes = []
-    for key, values in sorted(_flat(table), key=lambda kv: kv[0]):
+    for key, values in sorted(flatten_keys(table), key=lambda kv: kv[0]):
         if any(key == k for k, _ in axes):
             raise ConfigError(f"{where}: axes key {key!r} is given twice (quoted and as a "
                               "dotted key?); give it once")

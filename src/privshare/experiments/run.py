@@ -31,12 +31,11 @@ from privshare.artifacts.atomic import write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
 from privshare.config import (
     RunConfig,
-    config_differences,
-    config_from_dict,
+    config_mismatch,
     config_to_dict,
+    read_run_config,
     save_config,
 )
-from privshare.config.loading import read_toml
 from privshare.data import Dataset, Partition, save_partition
 from privshare.data.arrays import save_arrays
 from privshare.data.prepare import prepare_data
@@ -74,12 +73,11 @@ def owner_rows(
 def _open_folder(config: RunConfig, layout: RunLayout) -> None:
     """Create the run folder, or check that an existing one is this run's."""
     if layout.config.is_file():  # read alone: a run killed before run.json existed resumes
-        saved = config_from_dict(read_toml(layout.config, what="run config"))
-        differences = config_differences(saved, config)
-        if differences:
+        saved = read_run_config(layout.config)
+        mismatch = config_mismatch(saved, config)
+        if mismatch:
             raise RunExistsError(
-                f"{str(layout.root)!r} holds a run with another configuration "
-                f"({'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''}); "
+                f"{str(layout.root)!r} holds a run with another configuration{mismatch}; "
                 "pick another run.name / --name, or delete the folder to start over"
             )
         return

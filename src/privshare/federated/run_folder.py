@@ -10,7 +10,6 @@ one-process run, readable with :func:`privshare.artifacts.load_run`.
 from __future__ import annotations
 
 import platform
-import tomllib
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 import privshare
 from privshare.artifacts import RunLayout, save_model_file
 from privshare.artifacts.atomic import write_json_atomic
-from privshare.config import RunConfig, config_differences, config_from_dict, save_config
+from privshare.config import RunConfig, config_mismatch, read_run_config, save_config
 from privshare.federated.records import RoundOrder
 from privshare.federated.settings import FederatedSettings, FederationError
 
@@ -51,12 +50,11 @@ class ServerRunFolder:
 
     def open(self, *, steps_per_epoch: int, rounds: int) -> None:
         if self.layout.config.is_file():
-            saved = config_from_dict(tomllib.loads(self.layout.config.read_text()))
-            differences = config_differences(saved, self.config)
-            if differences:
+            saved = read_run_config(self.layout.config)
+            mismatch = config_mismatch(saved, self.config)
+            if mismatch:
                 raise FederationError(
-                    f"{str(self.layout.root)!r} holds a run with another configuration "
-                    f"({'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''}); "
+                    f"{str(self.layout.root)!r} holds a run with another configuration{mismatch}; "
                     "choose another run-dir / run name, or delete the folder"
                 )
         self.layout.root.mkdir(parents=True, exist_ok=True)

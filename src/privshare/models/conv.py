@@ -52,6 +52,13 @@ def _from_maps(x: torch.Tensor, models: int) -> torch.Tensor:
     return x.reshape(b, models, -1).transpose(0, 1)
 
 
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in NHWC memory order (a no-op if it already is): oneDNN's grouped convolutions,
+    forward and backward, ran 1.3-1.7 times faster so in bf16 on an AMX CPU
+    (``benchmarks/conv_layout.py``); the values are the same."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 class EnsembleConv2d(nn.Module):
     """M independent stride-2 convolutions: (B, M * cin, h, w) -> (B, M * cout, h/2, w/2)."""
 
@@ -63,7 +70,7 @@ class EnsembleConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m, cout, cin = self.weight.shape[:3]
-        return F.conv2d(x, self.weight.reshape(m * cout, cin, KERNEL, KERNEL),
+        return F.conv2d(_channels_last(x), self.weight.reshape(m * cout, cin, KERNEL, KERNEL),
                         self.bias.reshape(m * cout), stride=STRIDE, padding=PADDING, groups=m)
 
 
@@ -78,7 +85,7 @@ class EnsembleConvTranspose2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m, cin, cout = self.weight.shape[:3]
-        return F.conv_transpose2d(x, self.weight.reshape(m * cin, cout, KERNEL, KERNEL),
+        return F.conv_transpose2d(_channels_last(x), self.weight.reshape(m * cin, cout, KERNEL, KERNEL),
                                   self.bias.reshape(m * cout), stride=STRIDE, padding=PADDING,
                                   groups=m)
 

@@ -284,11 +284,13 @@ def test_dropout_is_on_local_discriminators_only():
     ("model.d_dropout=0.3", "with model.kind='mlp'"),
     ("train.r1_gamma=-1", "train.r1_gamma=-1.0 must be >= 0"),
     ("train.r1_every=0", "train.r1_every=0 must be >= 1"),
+    ("train.r1_gamma=1.0", "train.compile=true with train.r1_gamma=1.0"),
 ])
 def test_bad_lever_settings_name_the_key(override, message):
     conv = override.startswith("model.spectral") or override == "model.d_dropout=0.3"
     extra = ("model.kind='conv'",) if conv else ()
     extra += ("train.batch_size=8",) if override.startswith("model.minibatch") else ()
+    extra += ("train.compile=true",) if override == "train.r1_gamma=1.0" else ()
     with pytest.raises(ConfigError, match=re.escape(message)):
         tiny_config(override, *extra)
 

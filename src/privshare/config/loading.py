@@ -328,6 +328,9 @@ def validate(config: RunConfig) -> None:
            f"train.augment={list(t.augment)}: distinct names from {list(AUGMENTATIONS)}, or []")
     _check(t.r1_gamma >= 0, f"train.r1_gamma={t.r1_gamma} must be >= 0 (0 = off), e.g. 1.0")
     _check(t.r1_every >= 1, f"train.r1_every={t.r1_every} must be >= 1 (1 = every D_i step)")
+    _check(not (t.compile and t.r1_gamma > 0),
+           f"train.compile=true with train.r1_gamma={t.r1_gamma}: R1 differentiates D_i's input "
+           "gradient, which compiled graphs cannot; set train.compile=false or train.r1_gamma=0")
     _check(0 <= t.ema_decay < 1, f"train.ema_decay={t.ema_decay} must be in [0, 1), e.g. 0.999 "
            "(0 = no moving average)")
     _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")

@@ -127,6 +127,14 @@ def _train(config) -> None:
         for j in range(run.owners):
             console.print(f"  owner {j} {method}: {run.layout.synthetic(method, j)}  "
                           f"{run.layout.grid(method, j)}")
+    budget = run.manifest.get("dpsgd")
+    if budget:  # what the dpgan rows' guarantee is (every figure in run.json's "dpsgd")
+        owners = "; ".join(f"owner {o['owner']}: epsilon {o['epsilon']:.3g}, sigma "
+                           f"{o['noise_multiplier']:.3g}, {o['steps']} steps"
+                           for o in budget["owners"])
+        console.print(f"DP-GAN privacy spent: epsilon {budget['epsilon_max']:.3g} at delta "
+                      f"{budget['delta']:g} ({budget['accountant']} accountant, max_grad_norm "
+                      f"{budget['max_grad_norm']:g}; {owners})")
     return run
 
 
@@ -205,7 +213,7 @@ def train(
     name: Annotated[Optional[str], typer.Option(help="Run folder name.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="Parent folder of runs.")] = None,
 ) -> None:
-    """Train privGAN and the local GANs of a config; resumes a killed run of the same name."""
+    """Train a config's methods (privgan, gan, dpgan); rerun it to resume a killed run."""
     try:
         _train(_config(preset, config_file, set_, name, out_dir))
     except _user_errors() as err:
@@ -260,7 +268,7 @@ def run(
 def generate(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     n: Annotated[int, typer.Option("-n", help="Samples per class.")] = 100,
-    method: Annotated[str, typer.Option(help="privgan | gan")] = "privgan",
+    method: Annotated[str, typer.Option(help="privgan | gan | dpgan")] = "privgan",
     owner: Annotated[int, typer.Option(help="Owner index.")] = 0,
     seed: Annotated[int, typer.Option(help="Noise seed.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Output .npz (default: in the owner's folder).")] = None,

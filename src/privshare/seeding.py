@@ -15,6 +15,7 @@ STAGE_PRIVGAN = 1
 STAGE_GAN = 2
 STAGE_EXPORT = 3
 STAGE_EVALUATION = 4
+STAGE_DPGAN = 6  # (5 seeds sweep cells: privshare.experiments.sweep.STAGE_SWEEP)
 
 CENTRAL = 1000  # owner slot used for DP and for the shared noise stream
 INIT = 0  # sub-stream: weight initialisation

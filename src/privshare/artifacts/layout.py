@@ -4,13 +4,14 @@
 
     RUN/
       config.toml                 resolved configuration
-      run.json                    manifest: versions, seeds, status, sizes, timings
+      run.json                    manifest: versions, seeds, status, sizes, timings, DP budget
       partition.npz               owners' row indices and the non-member pool
       data.npz                    the rows themselves, for runs fitted on arrays (Python API)
       history.json                per-epoch losses of every trainer
       central/privgan_dp.pt       central discriminator DP (the only shared model)
       owner_<j>/privgan_model.pt  G_j and D_j of privGAN (stay with owner j)
       owner_<j>/gan_model.pt      owner j's local GAN
+      owner_<j>/dpgan_model.pt    owner j's local GAN with a DP-SGD discriminator
       owner_<j>/synthetic_<method>.npz   labelled synthetic rows (x uint8, y int64)
       owner_<j>/grid_<method>.png        one row of samples per class
       checkpoints/*.pt            resumable training state
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-METHODS = ("privgan", "gan")
+METHODS = ("privgan", "gan", "dpgan")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ themselves, which the attacker supplies.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,16 @@ class Run:
     def partition(self) -> Partition:
         return load_partition(self.layout.partition)
 
+    def holds(self, owner: int) -> tuple[bool, ...]:
+        """Per class (in :attr:`classes` order): whether ``owner`` trained on rows of it.
+
+        Read from the manifest's rows per class; an owner without rows of a
+        class has no model of it (none is generated, attacked or exported). A
+        manifest without counts (a federated run) means every class.
+        """
+        counts = self.manifest.get("rows_per_class", {}).get(f"owner_{owner}")
+        return tuple(True for _ in self.classes) if counts is None else tuple(n > 0 for n in counts)
+
     def class_index(self, y: np.ndarray) -> np.ndarray:
         """Labels -> positions in :attr:`classes`; unknown labels raise."""
         lookup = {c: i for i, c in enumerate(self.classes)}
@@ -111,19 +122,29 @@ class Run:
         return rebuild_central(read_model_file(self.layout.central_model), self.config.model)
 
     def generate(
-        self, method: str, owner: int, *, n_per_class: int, seed: int
+        self, method: str, owner: int, *, n_per_class: int | Sequence[int], seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """``n_per_class`` labelled samples per class from owner's generator.
 
-        Returns uint8 images (C * n, H, W) and their labels (C * n,).
+        ``n_per_class``: one count for every class, or one per class (in
+        :attr:`classes` order). Classes the owner holds no rows of
+        (:meth:`holds`) are left out: its generator never learnt them.
+        Returns uint8 images (n, H, W) and their labels (n,), class by class.
         """
         net = self.generator(method, owner)
         rng = torch.Generator().manual_seed(int(seed))
         c = len(self.classes)
-        z = torch.randn((c, n_per_class, self.config.model.latent_dim), generator=rng)
+        counts = [int(n_per_class)] * c if isinstance(n_per_class, int) else list(n_per_class)
+        if len(counts) != c:
+            raise ValueError(f"n_per_class has {len(counts)} counts; this run has {c} classes")
+        width = max(counts, default=0)
+        z = torch.randn((c, width, self.config.model.latent_dim), generator=rng)
         with torch.no_grad():
-            flat = net(z).reshape(c * n_per_class, -1).numpy()
-        labels = np.repeat(np.asarray(self.classes, dtype=np.int64), n_per_class)
+            out = net(z).reshape(c, width, -1).numpy()  # (C, width, H * W)
+        keep = [k for k, held in enumerate(self.holds(owner)) if held]
+        flat = np.concatenate([out[k, : counts[k]] for k in keep] or [out[0, :0]])
+        labels = np.concatenate([np.full(counts[k], self.classes[k], np.int64) for k in keep]
+                                or [np.zeros(0, np.int64)])
         return to_uint8(flat, self.image_shape), labels
 
     def score(self, method: str, owner: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -5,6 +5,8 @@ class c, non-members a sample of the class's rows that no owner holds, and
 "others" a sample of the other owners' rows of the class (for the
 score-distribution figures and the attack on the central discriminator).
 Pool sizes are capped by what the partition has; the drawn sizes are kept.
+An owner that holds no row of a class has no pool for it (nothing to be a
+member of, and no model of the class to attack).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def draw_pools(
     partition: Partition, *, owner: int, seed: int, members: int = 200, nonmembers: int = 800,
     nonmember_rows: dict[int, np.ndarray] | None = None,
 ) -> list[AttackPool]:
-    """One :class:`AttackPool` per class of ``partition`` for ``owner``.
+    """One :class:`AttackPool` per class of ``partition`` that ``owner`` holds rows of.
 
     Non-members are drawn from ``nonmember_rows[c]`` (indices of class c's
     candidates) when given, else from the train rows no owner holds. The
@@ -57,6 +59,8 @@ def draw_pools(
     pools = []
     for k, c in enumerate(partition.classes):
         own = partition.owner_class_indices(owner, c)
+        if not len(own):  # the owner lacks this class: no members, no model to attack
+            continue
         rest = [partition.owner_class_indices(j, c) for j in range(partition.owners) if j != owner]
         others = np.sort(np.concatenate(rest)) if rest else np.zeros(0, np.int64)
         pools.append(AttackPool(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from privshare.artifacts import Run
+from privshare.artifacts import METHODS, Run
 from privshare.attacks.blackbox import make_embedding
 from privshare.attacks.metrics import AttackMetrics, attack_metrics
 from privshare.attacks.pools import AttackPool, draw_pools
@@ -36,6 +36,9 @@ PLAN: dict[str, tuple[str, str, dict]] = {
     "mc_privgan": ("monte_carlo", "privgan", {"method": "privgan", "statistic": "eps_ball"}),
     "nn_gan": ("monte_carlo", "gan", {"method": "gan", "statistic": "nearest"}),
     "nn_privgan": ("monte_carlo", "privgan", {"method": "privgan", "statistic": "nearest"}),
+    "dpgan": ("logan", "dpgan", {"method": "dpgan", "aggregate": "max"}),
+    "mc_dpgan": ("monte_carlo", "dpgan", {"method": "dpgan", "statistic": "eps_ball"}),
+    "nn_dpgan": ("monte_carlo", "dpgan", {"method": "dpgan", "statistic": "nearest"}),
 }
 GROUPS = ("members", "nonmembers", "other")
 
@@ -141,8 +144,10 @@ def privacy_evaluation(
                             nonmember_rows=candidates)
                  for owner in range(run.owners)]
     if candidates is not None:  # the attacker's reference rows must not be its non-members
-        used = np.concatenate([p.nonmembers for p in all_pools[0]]) - len(x_train)
+        used = np.unique(np.concatenate([p.nonmembers for pools in all_pools for p in pools])
+                         ) - len(x_train)
         reference = np.delete(reference, used, axis=0)
+    holds = partition.holds()  # (owners, classes): the white-box aggregates skip absent D_i
     sources = [s for s in config.attacks if PLAN[s][1] in run.methods]
     skipped = sorted(set(config.attacks) - set(sources))
     if skipped:
@@ -152,12 +157,13 @@ def privacy_evaluation(
         embed = make_embedding(config.blackbox_space, reference=reference,
                                components=config.blackbox_components)
     for owner, pools in enumerate(all_pools):
-        out.counts[str(owner)] = {g: [p.counts()[k] for p in pools]
+        by_class = {p.cls: p.counts() for p in pools}  # a class the owner lacks counts 0
+        out.counts[str(owner)] = {g: [by_class.get(c, {}).get(k, 0) for c in partition.classes]
                                   for g, k in zip(GROUPS, ("members", "nonmembers", "others"))}
         for source in sources:
-            options = {}
+            options = {} if holds.all() or PLAN[source][0] != "logan" else {"holds": holds}
             if PLAN[source][0] == "monte_carlo":
-                method_index = 0 if PLAN[source][1] == "privgan" else 1
+                method_index = METHODS.index(PLAN[source][1])  # privgan 0, gan 1, dpgan 2
                 options = {"samples_per_class": config.blackbox_samples, "embed": embed,
                            "seed": R.stream_seed(root, seed, R.BLACKBOX, method_index, owner)}
             log.info("attack %s on owner %d (seed %d)", source, owner, seed)

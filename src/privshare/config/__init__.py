@@ -15,6 +15,7 @@ from privshare.config.loading import (
 )
 from privshare.config.schema import (
     DataConfig,
+    DPSGDConfig,
     ExportConfig,
     ModelConfig,
     OptimConfig,
@@ -26,6 +27,7 @@ __all__ = [
     "PRESETS",
     "ConfigError",
     "DataConfig",
+    "DPSGDConfig",
     "ExportConfig",
     "ModelConfig",
     "OptimConfig",

@@ -16,7 +16,8 @@ from typing import Any
 
 import tomli_w
 
-from privshare.config.schema import AUGMENTATIONS, MODEL_KINDS, PRECISIONS, RunConfig
+from privshare.config import shares
+from privshare.config.schema import ACCOUNTANTS, AUGMENTATIONS, MODEL_KINDS, PRECISIONS, RunConfig
 
 PRESETS = ("quick", "paper", "tiny")
 
@@ -272,6 +273,21 @@ def check_finite(node: Any) -> None:
         raise ConfigError(f"{key}={value} {what} (not nan or inf)")
 
 
+def _check_split(config: RunConfig) -> None:
+    """The owners' split (:mod:`privshare.config.shares`): what can be checked before the data
+    is loaded; the columns of ``class_shares`` when ``classes`` is () and a drawn Dirichlet
+    table are checked by :func:`privshare.data.prepare.prepare_data`, with the same rules."""
+    d, methods = config.data, config.train.methods
+    problems = [shares.fraction_problem(d.fractions),
+                shares.dirichlet_problem(d.dirichlet, class_shares=d.class_shares)]
+    if d.class_shares:
+        classes = d.classes or None
+        problems.append(shares.table_problem(d.class_shares, owners=len(d.fractions),
+                                             classes=classes, privgan="privgan" in methods))
+    for problem in problems:
+        _check(not problem, problem)
+
+
 def validate(config: RunConfig) -> None:
     """Range checks that a type hint cannot express."""
     d, t, m = config.data, config.train, config.model
@@ -294,15 +310,8 @@ def validate(config: RunConfig) -> None:
     dev = t.device
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            f"train.device={dev!r}: auto, cpu, cuda or cuda:N")
-    fr = d.fractions
-    _check(len(fr) >= 2, f"data.fractions={list(fr)}: privGAN needs at least 2 owners")
-    bad = [f for f in fr if not 0 < f < 1]
-    _check(not bad, f"data.fractions={list(fr)}: each must be in (0, 1), got {bad}")
-    _check(
-        sum(fr) <= 1 + 1e-9,
-        f"data.fractions={list(fr)} sum to {sum(fr):.4f} > 1; owners' subsets must be disjoint",
-    )
-    known = {"privgan", "gan"}
+    _check_split(config)
+    known = {"privgan", "gan", "dpgan"}
     _check(
         bool(t.methods) and set(t.methods) <= known,
         f"train.methods={list(t.methods)}: choose from {sorted(known)}",
@@ -362,3 +371,35 @@ def validate(config: RunConfig) -> None:
     _check(math.isfinite(m.first_layer_std) and m.first_layer_std > 0,
            f"model.first_layer_std={m.first_layer_std} must be a number > 0, e.g. 0.02")
     _check(config.export.samples_per_class >= 1, "export.samples_per_class must be >= 1")
+    _validate_dpsgd(config)
+
+
+def _validate_dpsgd(config: RunConfig) -> None:
+    """The ``dpsgd`` section, and the settings the per-row gradients of ``dpgan`` cannot take.
+
+    Whether a target epsilon is reachable depends on the rows of each class,
+    so that is checked once the partition is known (``privshare.training.accounting``).
+    """
+    p, t, m = config.dpsgd, config.train, config.model
+    _check(p.target_epsilon > 0,
+           f"dpsgd.target_epsilon={p.target_epsilon} must be > 0, e.g. 1 or 10")
+    _check(0 < p.delta < 1, f"dpsgd.delta={p.delta} must be in (0, 1) and below 1 / rows of a "
+           "class, e.g. 1e-5")
+    _check(p.max_grad_norm > 0, f"dpsgd.max_grad_norm={p.max_grad_norm} must be > 0 (the clipping "
+           "norm C of each real row's gradient), e.g. 1.0")
+    _check(p.noise_multiplier >= 0, f"dpsgd.noise_multiplier={p.noise_multiplier} must be >= 0 "
+           "(0 = derive it from dpsgd.target_epsilon), e.g. 1.1")
+    _check(p.accountant in ACCOUNTANTS,
+           f"dpsgd.accountant={p.accountant!r}: choose {' or '.join(ACCOUNTANTS)}")
+    if "dpgan" not in t.methods:
+        return
+    _check(m.kind == "mlp", f"model.kind={m.kind!r} cannot train with train.methods containing "
+           "'dpgan': the convolutional networks' channels-last layout has no per-row gradient "
+           "under torch.func; set model.kind=\"mlp\" (in a run of its own if the other "
+           "methods should keep conv networks)")
+    coupled = {"model.spectral_norm": m.spectral_norm, "model.minibatch_std": m.minibatch_std,
+               "model.d_dropout": m.d_dropout, "train.r1_gamma": t.r1_gamma}
+    for key, value in coupled.items():
+        _check(not value, f"{key}={value} cannot train with train.methods containing 'dpgan': "
+               "DP-SGD needs each real row's own gradient of a plain D; set it to 0 / false (in "
+               "a run of its own if the other methods should keep it)")

@@ -14,6 +14,7 @@ MODEL_KINDS = ("mlp", "conv")  # model.kind names (privshare.models)
 # autocast choices of the GAN trainers and the utility classifiers (auto: bf16 where native,
 # privshare.hardware); training alone also offers fp64
 PRECISIONS = ("fp32", "bf16", "auto")
+ACCOUNTANTS = ("rdp", "prv")  # dpsgd.accountant names (opacus.accountants)
 
 
 def conv_fits(h: int, w: int, layers: int) -> bool:
@@ -30,6 +31,12 @@ class DataConfig:
     data_dir: str = ""  # cache folder for downloaded data ("" = $XDG_CACHE_HOME/privshare)
     classes: tuple[int, ...] = ()  # labels to model, one model each (() = every label)
     fractions: tuple[float, ...] = (0.02, 0.20)  # per-owner share of EACH class's train rows
+    # owners x classes shares (rows: owners of `fractions`, columns: the run's classes in order;
+    # 0 = that owner holds none of the class); () = `fractions` for every class
+    class_shares: tuple[tuple[float, ...], ...] = ()
+    # > 0: draw each class's shares from Dirichlet(dirichlet * N * fractions / sum(fractions)),
+    # scaled to sum(fractions) (README "Owners that are not alike"); 0 = off
+    dirichlet: float = 0.0
     min_rows_per_owner: int = 2  # refuse a split that gives an owner fewer rows of a class
     min_nonmembers: int = 1  # refuse a split that leaves fewer non-member rows in a class
     max_train_per_class: int = 0  # cap each class's train rows before splitting (0 = no cap)
@@ -65,7 +72,7 @@ class OptimConfig:
 class TrainConfig:
     """Training loops of privGAN and the local-GAN baseline."""
 
-    methods: tuple[str, ...] = ("privgan", "gan")  # which models a run trains
+    methods: tuple[str, ...] = ("privgan", "gan")  # which models a run trains: privgan | gan | dpgan
     epochs_privgan: int = 200  # paper: 200
     epochs_gan: int = 250  # paper: 250
     batch_size: int = 256  # rows drawn per owner and class per step (with replacement)
@@ -89,6 +96,17 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class DPSGDConfig:
+    """DP-SGD of the ``dpgan`` method's discriminators (Abadi et al. 2016), accounted by Opacus."""
+
+    target_epsilon: float = 10.0  # epsilon each owner's DP-GAN may spend over all its steps; sets the noise
+    delta: float = 1e-5  # delta of the (epsilon, delta) guarantee; must be below 1 / rows of every owner's class
+    max_grad_norm: float = 1.0  # C: each real row's gradient over its class's D is clipped to this L2 norm
+    noise_multiplier: float = 0.0  # sigma (noise std / C): > 0 is used as given and epsilon computed; 0 = from target_epsilon
+    accountant: str = "rdp"  # rdp (Renyi DP, Mironov 2017) | prv (privacy random variables, Gopi et al. 2021; tighter, slower)
+
+
+@dataclass(frozen=True)
 class ExportConfig:
     """What a finished run writes for each owner."""
 
@@ -107,4 +125,5 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    dpsgd: DPSGDConfig = field(default_factory=DPSGDConfig)
     export: ExportConfig = field(default_factory=ExportConfig)

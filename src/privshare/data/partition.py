@@ -2,14 +2,16 @@
 
 Owner j receives ``round(fractions[j] * n_c)`` rows of every class c (a
 fraction is of each class's rows: 1% of MNIST train is about 60 images per
-digit). Rows of the partition's classes that no owner holds form the
-non-member pool that membership attacks draw from. The test split is never
-partitioned: it stays for utility.
+digit), or, for owners that are not alike, ``round(shares[j][k] * n_c)`` rows
+of the k-th class from an owners x classes table (a share of 0: owner j
+holds none of that class; the rules are :mod:`privshare.config.shares`).
+Rows of the partition's classes that no owner holds form the non-member pool
+that membership attacks draw from. The test split is never partitioned: it
+stays for utility.
 """
 
 from __future__ import annotations
 
-import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from privshare.config import shares as rules
 from privshare.data.dataset import DataError
 from privshare.data.loaders import write_npz
 
@@ -32,7 +35,7 @@ class Partition:
     classes : tuple of int
         Labels partitioned, in the order their seed streams were spawned.
     fractions : tuple of float
-        Each owner's share of every class.
+        Each owner's share of every class (with ``shares``: one per owner, not used for sizes).
     seed : int
         Root of the per-class ``SeedSequence`` streams.
     labels : np.ndarray
@@ -41,6 +44,8 @@ class Partition:
         One sorted int64 array of row indices into ``labels`` per owner.
     nonmember_indices : np.ndarray
         Sorted int64 rows of ``classes`` that no owner holds.
+    shares : tuple of tuple of float
+        The owners x classes table the sizes came from; () when ``fractions`` gave every class.
     """
 
     classes: tuple[int, ...]
@@ -49,6 +54,7 @@ class Partition:
     labels: np.ndarray
     owner_indices: tuple[np.ndarray, ...]
     nonmember_indices: np.ndarray
+    shares: tuple[tuple[float, ...], ...] = ()
 
     @property
     def owners(self) -> int:
@@ -80,21 +86,15 @@ class Partition:
         out["nonmember"] = [len(self.nonmember_class_indices(c)) for c in self.classes]
         return out
 
+    def holds(self) -> np.ndarray:
+        """bool ``(owners, classes)``: whether owner j holds any row of the k-th class."""
+        return np.array([[len(self.owner_class_indices(j, c)) > 0 for c in self.classes]
+                         for j in range(self.owners)], dtype=bool)
 
-def _check_fractions(fractions: tuple[float, ...]) -> None:
-    if len(fractions) < 2:
-        raise DataError(f"fractions={list(fractions)}: need at least 2 owners; "
-                        "give one fraction per owner, e.g. [0.02, 0.2]")
-    for j, f in enumerate(fractions):
-        if not math.isfinite(f) or f <= 0:
-            raise DataError(f"fractions[{j}]={f} is not positive; every owner needs a share in "
-                            "(0, 1), e.g. 0.02")
-        if f >= 1:
-            raise DataError(f"fractions[{j}]={f} is >= 1; a share is of each class's rows and "
-                            "must be below 1 (0.2 means 20%)")
-    if sum(fractions) > 1 + 1e-9:
-        raise DataError(f"fractions={list(fractions)} sum to {sum(fractions):.4f} > 1; "
-                        "owners' shares are disjoint, lower them")
+
+def _refuse(problem: str) -> None:
+    if problem:
+        raise DataError(problem)
 
 
 def _check_inputs(*, labels: np.ndarray, classes: tuple[int, ...] | None,
@@ -117,22 +117,66 @@ def _check_inputs(*, labels: np.ndarray, classes: tuple[int, ...] | None,
     return labels.astype(np.int64), classes
 
 
-def _class_sizes(*, cls: int, n: int, fractions: tuple[float, ...], min_rows_per_owner: int,
-                 min_nonmembers: int) -> list[int]:
-    sizes = [max(1, round(f * n)) for f in fractions]
+def _class_sizes(*, cls: int, n: int, column: tuple[float, ...], min_rows_per_owner: int,
+                 min_nonmembers: int, what: str = "fraction") -> list[int]:
+    """Rows of class ``cls`` (``n`` of them) for each owner: none for a share of 0, else
+    ``max(1, round(share * n))``, refused below ``min_rows_per_owner``."""
+    sizes = [0 if f == 0 else max(1, round(f * n)) for f in column]
     for j, s in enumerate(sizes):
-        if s < min_rows_per_owner:
+        if 0 < s < min_rows_per_owner:
             raise DataError(
-                f"class {cls} has {n} train rows: fraction {fractions[j]} gives owner {j} only "
+                f"class {cls} has {n} train rows: {what} {column[j]} gives owner {j} only "
                 f"{s} row(s), fewer than min_rows_per_owner={min_rows_per_owner}; raise the "
-                "fraction, lower min_rows_per_owner, or drop that class (data.classes)"
+                f"{what}, lower min_rows_per_owner, or drop that class (data.classes)"
+                + (" (or give owner j a share of 0: none of the class)" if what == "share" else "")
             )
     if n - sum(sizes) < min_nonmembers:
         raise DataError(
             f"class {cls} has {n} train rows: owners take {sum(sizes)}, leaving {n - sum(sizes)} "
-            f"non-members (< min_nonmembers={min_nonmembers}); lower the fractions"
+            f"non-members (< min_nonmembers={min_nonmembers}); lower the {what}s"
         )
     return sizes
+
+
+def dirichlet_shares(
+    *,
+    fractions: tuple[float, ...] | list[float],
+    alpha: float,
+    class_sizes: list[int],
+    seed: int,
+    min_rows_per_owner: int = 2,
+) -> tuple[tuple[float, ...], ...]:
+    """An owners x classes table drawn per class from a Dirichlet around ``fractions``.
+
+    For every class c (in order) ``p_c ~ Dirichlet(alpha * N * fractions / T)``
+    over the N owners, ``T = sum(fractions)``, and owner i's share is
+    ``T * p_c[i]``: each class still gives the owners ``T`` of its rows, and
+    owner i keeps ``fractions[i]`` of every class on average (with equal
+    fractions this is the usual symmetric ``Dirichlet(alpha)`` split; a large
+    ``alpha`` approaches the ``fractions`` split, a small one gives each class
+    mostly to one owner). A share that would give an owner fewer than
+    ``max(1, min_rows_per_owner)`` of the class's ``class_sizes[c]`` rows
+    becomes 0: that owner holds none of the class.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds one ``numpy.random.default_rng`` that draws the classes in order.
+
+    Returns
+    -------
+    tuple of tuple of float
+        ``(owners, classes)`` shares, checked by
+        :func:`privshare.config.shares.table_problem` by the caller.
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    total = float(fractions.sum())
+    draws = np.random.default_rng(seed).dirichlet(alpha * len(fractions) * fractions / total,
+                                                  size=len(class_sizes))  # (C, N)
+    table = total * draws.T  # (N, C)
+    rows = np.rint(table * np.asarray(class_sizes, dtype=np.float64)[None, :])
+    table[rows < max(1, min_rows_per_owner)] = 0.0  # too few rows (or none): not held
+    return tuple(tuple(float(v) for v in r) for r in table)
 
 
 def make_partition(
@@ -143,6 +187,7 @@ def make_partition(
     classes: tuple[int, ...] | None = None,
     min_rows_per_owner: int = 2,
     min_nonmembers: int = 1,
+    shares: tuple[tuple[float, ...], ...] | list[list[float]] | None = None,
 ) -> Partition:
     """Draw disjoint per-class subsets for every owner.
 
@@ -157,25 +202,37 @@ def make_partition(
     classes : tuple of int, optional
         Labels to partition (default: every label present).
     min_rows_per_owner, min_nonmembers : int
-        Refuse a class that gives an owner fewer rows, or leaves fewer non-members.
+        Refuse a class that gives an owner fewer rows (0 rows from a share of 0
+        excepted), or leaves fewer non-members.
+    shares : owners x classes table, optional
+        Owner j's share of the k-th class (columns in ``classes`` order; 0 =
+        none of it) instead of ``fractions[j]`` for every class; checked by
+        :mod:`privshare.config.shares` (privGAN's rule of two holders per class
+        is the trainer's, not the partition's).
 
     Returns
     -------
     Partition
-        Owner j holds ``max(1, round(fractions[j] * n_c))`` rows of each class c.
+        Owner j holds ``max(1, round(share * n_c))`` rows of each class c
+        (``share = fractions[j]`` without a table), none for a share of 0.
     """
     fractions = tuple(float(f) for f in fractions)
-    _check_fractions(fractions)
+    _refuse(rules.fraction_problem(fractions, key="fractions"))
     labels, classes = _check_inputs(labels=labels, classes=classes,
                                     min_rows_per_owner=min_rows_per_owner,
                                     min_nonmembers=min_nonmembers)
+    table = () if shares is None else tuple(tuple(float(v) for v in r) for r in shares)
+    if shares is not None:
+        _refuse(rules.table_problem(table, owners=len(fractions), classes=classes, key="shares"))
     streams = np.random.SeedSequence(seed).spawn(len(classes))
     owners: list[list[np.ndarray]] = [[] for _ in fractions]
     rest = []
-    for c, stream in zip(classes, streams):
+    for k, (c, stream) in enumerate(zip(classes, streams)):
         rows = np.flatnonzero(labels == c)
-        sizes = _class_sizes(cls=c, n=len(rows), fractions=fractions,
-                             min_rows_per_owner=min_rows_per_owner, min_nonmembers=min_nonmembers)
+        column = fractions if shares is None else tuple(r[k] for r in table)
+        sizes = _class_sizes(cls=c, n=len(rows), column=column,
+                             min_rows_per_owner=min_rows_per_owner, min_nonmembers=min_nonmembers,
+                             what="fraction" if shares is None else "share")
         shuffled = np.random.default_rng(stream).permutation(rows)
         bounds = np.cumsum([0, *sizes])
         for j in range(len(sizes)):
@@ -188,6 +245,7 @@ def make_partition(
         labels=labels,
         owner_indices=tuple(np.sort(np.concatenate(o)).astype(np.int64) for o in owners),
         nonmember_indices=np.sort(np.concatenate(rest)).astype(np.int64),
+        shares=table,
     )
 
 
@@ -197,7 +255,8 @@ def save_partition(partition: Partition, path: str | Path) -> None:
     owners = {f"owner_{j}": idx for j, idx in enumerate(partition.owner_indices)}
     write_npz(path, version=np.int64(FORMAT_VERSION), classes=np.asarray(partition.classes, np.int64),
               fractions=np.asarray(partition.fractions, np.float64), seed=np.int64(partition.seed),
-              labels=partition.labels, nonmember=partition.nonmember_indices, **owners)
+              labels=partition.labels, nonmember=partition.nonmember_indices, **owners,
+              **({"shares": np.asarray(partition.shares, np.float64)} if partition.shares else {}))
 
 
 def _check_indices(path: Path, *, data: dict[str, np.ndarray], names: list[str]) -> None:
@@ -243,4 +302,5 @@ def load_partition(path: str | Path) -> Partition:
                      fractions=tuple(float(f) for f in data["fractions"]), seed=int(data["seed"]),
                      labels=data["labels"].astype(np.int64),
                      owner_indices=tuple(data[k].astype(np.int64) for k in owner_keys),
-                     nonmember_indices=data["nonmember"].astype(np.int64))
+                     nonmember_indices=data["nonmember"].astype(np.int64),
+                     shares=tuple(tuple(float(v) for v in r) for r in data.get("shares", ())))

@@ -29,14 +29,14 @@ from privshare.config.loading import check_finite
 from privshare.config.schema import PRECISIONS
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
-                   "own+gan", "own+privgan", "own+privgan_pooled")
+                   "own+gan", "own+privgan", "own+privgan_pooled", "dpgan", "own+dpgan")
 POOLED_SOURCES = ("real_pooled", "privgan_pooled")  # every owner's rows together (owner "all")
 PROTOCOLS = ("converged", "paper")
 NETWORK_NAMES = ("small", "reference")
 NONMEMBER_SPLITS = ("train", "test")
 ATTACK_SOURCES = (
     "gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_dp",
-    "mc_gan", "mc_privgan", "nn_gan", "nn_privgan",
+    "mc_gan", "mc_privgan", "nn_gan", "nn_privgan", "dpgan", "mc_dpgan", "nn_dpgan",
 )
 
 

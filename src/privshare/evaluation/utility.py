@@ -9,9 +9,15 @@ Sec. IV-A; the last three are the choices an owner really has):
 - ``privgan``: samples of j's privGAN generator G_j;
 - ``privgan_pooled``: samples of every G_i, an equal share from each;
 - ``own+gan``, ``own+privgan``, ``own+privgan_pooled``: j's own real rows
-  plus the same synthetic rows as ``gan`` / ``privgan`` / ``privgan_pooled``.
+  plus the same synthetic rows as ``gan`` / ``privgan`` / ``privgan_pooled``;
+- ``dpgan``, ``own+dpgan``: samples of j's differentially private local GAN
+  (its D trained by DP-SGD), alone or added to j's own rows.
 
-A synthetic part has ``samples`` rows, spread evenly over the classes; within
+A synthetic part has ``samples`` rows, spread evenly over the classes (and,
+for ``privgan_pooled``, over the generators of the owners that hold each
+class: an owner's generator gives no row of a class it has no rows of, so
+its ``privgan`` part lacks that class, which shows as low accuracy on it in
+the per-class rows); within
 one evaluation seed a synthetic or real part is the same draw in every
 source that uses it, so sources differ only in what they combine. Each
 source trains a fresh classifier per protocol (``converged``: a small CNN
@@ -42,7 +48,7 @@ from privshare.evaluation.quality import frechet_distance, precision_recall
 from privshare.seeding import CENTRAL
 
 log = logging.getLogger(__name__)
-METHOD = {"gan": "gan", "privgan": "privgan", "privgan_pooled": "privgan"}
+METHOD = {"gan": "gan", "privgan": "privgan", "privgan_pooled": "privgan", "dpgan": "dpgan"}
 OWN = "own+"  # prefix of the sources that add synthetic rows to the owner's own real rows
 
 
@@ -80,6 +86,17 @@ def _wanted(run: Run, config: EvalConfig) -> list[str]:
     return out
 
 
+def _per_class(run: Run, gens, *, samples: int) -> int | list[int]:
+    """Rows each generator of ``gens`` gives per class: ``samples`` split evenly over the
+    classes and, within a class, over the generators whose owner holds it (an owner lacking a
+    class gives none of it, :meth:`~privshare.artifacts.Run.generate`)."""
+    c = len(run.classes)
+    holders = [sum(run.holds(j)[k] for j in gens) for k in range(c)]
+    if all(h == len(gens) for h in holders):  # every owner holds every class
+        return max(1, samples // (c * len(gens)))
+    return [max(1, samples // (c * max(h, 1))) for h in holders]
+
+
 def training_sets(
     run: Run, *, dataset: Dataset, partition: Partition, config: EvalConfig, seed: int
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
@@ -102,7 +119,7 @@ def training_sets(
             out = dataset.x_train[rows], dataset.y_train[rows]
         else:
             gens = range(n_owners) if owner == R.ALL else [int(owner)]
-            per = max(1, config.samples // (c * len(gens)))
+            per = _per_class(run, gens, samples=config.samples)
             made = [run.generate(METHOD[name], j, n_per_class=per,
                                  seed=R.stream_seed(root, seed, R.SAMPLES, k, key, j)) for j in gens]
             out = (np.concatenate([p[0] for p in made]), np.concatenate([p[1] for p in made]))
@@ -121,14 +138,25 @@ def training_sets(
 
 
 def check_training_sets(sets: dict, *, run: Run, config: EvalConfig) -> None:
-    """Refuse, before any classifier trains, a source the converged protocol cannot fit."""
+    """Refuse, before any classifier trains, a source the converged protocol cannot fit.
+
+    A source that holds a single class because its owner holds only that
+    one (owners that are not alike) is left out of ``sets`` with a warning
+    instead: the other sources of the run still answer.
+    """
     if "converged" not in config.protocols:
         return
-    for (source, owner), (_, y) in sets.items():
+    for (source, owner), (_, y) in list(sets.items()):
         try:
             check_source(run.class_index(y), name=f"{source} (owner {owner})",
                          val_fraction=config.val_fraction)
         except SourceError as err:
+            lacking = owner != R.ALL and not all(run.holds(int(owner)))
+            if lacking and len(np.unique(y)) < 2:
+                log.warning("utility: %s left out: owner %s holds rows of one class only", source,
+                            owner)
+                del sets[(source, owner)]
+                continue
             raise EvaluationError(f"{err}; drop it from utility_sources or train more classes")\
                 from err
 

@@ -50,7 +50,7 @@ class SweepSpec:
     preset: str  # run preset every cell starts from (quick | paper | tiny)
     fractions: tuple[float, ...]  # owner 0's share of each class's train rows (grid rows)
     other_fractions: tuple[float, ...] = ()  # owner 1's share (columns; () = same as fractions)
-    methods: tuple[str, ...] = ("privgan", "gan")  # privgan cells and/or local-GAN cells
+    methods: tuple[str, ...] = ("privgan", "gan")  # privgan cells and/or local-GAN (gan, dpgan) cells
     seeds: tuple[int, ...] = (0,)  # replicate root seeds; each cell derives its own run seed
     symmetric: bool = False  # train privGAN only for f0 <= f1 and mirror the rest
     overrides: tuple[str, ...] = ()  # "section.key=value" applied to every cell's config
@@ -226,8 +226,8 @@ def _validate(spec: SweepSpec, where: str) -> None:
         raise bad(f"fractions {list(fr)} / {list(cols)} must be non-empty and each in (0, 1)")
     if len(set(fr)) != len(fr) or len(set(cols)) != len(cols):
         raise bad(f"fractions {list(fr)} / {list(cols)} repeat a value")
-    if not spec.methods or set(spec.methods) - {"privgan", "gan"}:
-        raise bad(f"methods {list(spec.methods)}: choose from ['gan', 'privgan']")
+    if not spec.methods or set(spec.methods) - {"privgan", "gan", "dpgan"}:
+        raise bad(f"methods {list(spec.methods)}: choose from ['dpgan', 'gan', 'privgan']")
     if spec.evaluation:
         from privshare.evaluation.config import load_eval_config
 

@@ -1,4 +1,4 @@
-"""Run one configured experiment: data, partition, privGAN, local GANs, export.
+"""Run one configured experiment: data, partition, privGAN, local GANs, DP-GANs, export.
 
 The run folder (see :mod:`privshare.artifacts.layout`) is created only after
 the data and the partition have been validated, so bad input leaves nothing
@@ -42,6 +42,7 @@ from privshare.data.prepare import prepare_data
 from privshare.faults import kill_point
 from privshare.seeding import STAGE_EXPORT, derive_seed
 from privshare.training import (
+    DPGANTrainer,
     GANTrainer,
     PrivGANTrainer,
     RealRows,
@@ -50,6 +51,7 @@ from privshare.training import (
     master_dtype,
     resolve_device,
 )
+from privshare.training.accounting import noise_multipliers, privacy_spent
 from privshare.training.runtime import resolve_precision
 from privshare.training.loop import ProgressFn
 
@@ -125,8 +127,13 @@ def _train_method(
     manifest: dict,
     device: torch.device,
     progress: ProgressFn | None,
+    sigmas: list[float] | None = None,
 ) -> dict[str, list]:
-    """Train one method for every owner, save its models; return histories."""
+    """Train one method for every owner, save its models; return histories.
+
+    ``sigmas``: each owner's DP-SGD noise multiplier (``dpgan`` only); the
+    budget it spent goes into ``manifest["dpsgd"]``.
+    """
     t = config.train
     cfg = config_to_dict(config)
     classes = tuple(manifest["classes"])
@@ -150,19 +157,32 @@ def _train_method(
             networks={"central": trainer.central.network.state_dict()}, owners=len(rows),
         )
         return histories
+    dp_steps = []
     for j, r in enumerate(rows):
-        trainer = GANTrainer(config=config, rows=r, owner=j, device=device)
-        manifest["steps_per_epoch"][f"gan_owner_{j}"] = trainer.steps_per_epoch()
-        histories[f"gan_owner_{j}"] = fit(
-            trainer, epochs=t.epochs_gan, checkpoint_path=layout.checkpoint("gan", j),
+        if method == "dpgan":
+            trainer = DPGANTrainer(config=config, rows=r, owner=j, device=device,
+                                   noise_multiplier=sigmas[j])
+        else:
+            trainer = GANTrainer(config=config, rows=r, owner=j, device=device)
+        manifest["steps_per_epoch"][f"{method}_owner_{j}"] = trainer.steps_per_epoch()
+        histories[f"{method}_owner_{j}"] = fit(
+            trainer, epochs=t.epochs_gan, checkpoint_path=layout.checkpoint(method, j),
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress,
-            label=f"GAN owner {j}",
+            label=f"{'DP-GAN' if method == 'dpgan' else 'GAN'} owner {j}",
         )
         save_model_file(
-            layout.model("gan", j), kind="gan_owner", classes=classes, image_shape=shape,
+            layout.model(method, j), kind=f"{method}_owner", classes=classes, image_shape=shape,
             networks={"generator": trainer.owner.sampler.state_dict(),
                       "discriminator": trainer.owner.discriminator.state_dict()},
         )
+        if method == "dpgan":
+            dp_steps.append(trainer.dp_steps)
+    if method == "dpgan":
+        counts = [list(r.counts.tolist()) for r in rows]
+        budget = privacy_spent(config, counts=counts, labels=classes, sigmas=sigmas,
+                               steps=dp_steps)
+        manifest["dpsgd"] = budget.to_dict()
+        log.info("%s", budget.summary())
     return histories
 
 
@@ -197,15 +217,21 @@ def run_experiment(
     device = resolve_device(config.train.device)
     # raises before anything is written
     dataset, partition = prepare_data(config) if data is None else data
+    sigmas = None
+    if "dpgan" in config.train.methods:  # an unreachable privacy budget raises here too
+        counts = partition.counts()
+        sigmas = noise_multipliers(config, labels=tuple(partition.classes),
+                                   counts=[counts[f"owner_{j}"] for j in range(partition.owners)])
     layout = RunLayout(Path(config.out_dir) / config.name)
     _refuse_foreign(layout)
     with run_folder_lock(layout.lock, RunExistsError):
         return _run_in(config, layout, dataset, partition, device, progress,
-                       keep_data=data is not None)
+                       keep_data=data is not None, sigmas=sigmas)
 
 
 def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
-            device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False) -> Run:
+            device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False,
+            sigmas: list[float] | None = None) -> Run:
     """:func:`run_experiment`'s work, with the run folder's lock held."""
     kill_point("run:locked")
     _open_folder(config, layout)
@@ -220,6 +246,8 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
         previous = json.loads(layout.manifest.read_text())
         for key in ("methods_done", "timings_s", "steps_per_epoch"):
             manifest[key] = previous.get(key, manifest[key])
+        if "dpsgd" in previous:
+            manifest["dpsgd"] = previous["dpsgd"]
     write_json_atomic(layout.manifest, manifest)
     kill_point("run:manifest-written")
     dtype = master_dtype(config.train.precision)
@@ -237,7 +265,7 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
         try:
             histories.update(
                 _train_method(method, config=config, rows=rows, layout=layout, manifest=manifest,
-                              device=device, progress=progress)
+                              device=device, progress=progress, sigmas=sigmas)
             )
         except TrainingDiverged as err:  # no model file or export of this method exists
             manifest.update(status="diverged", error=str(err))

@@ -35,7 +35,7 @@ import numpy as np
 
 import privshare
 from privshare.artifacts.lock import exclusive
-from privshare.config import RunConfig, config_from_dict, config_to_dict, validate
+from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict, validate
 from privshare.experiments import axes
 from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
@@ -46,7 +46,7 @@ from privshare.seeding import derive_seed
 log = logging.getLogger(__name__)
 
 STAGE_SWEEP = 5  # seeding stage of per-cell run seeds (after STAGE_EVALUATION = 4)
-METHOD_INDEX = {"privgan": 0, "gan": 1}
+METHOD_INDEX = {"privgan": 0, "gan": 1, "dpgan": 2}
 STORE_NAME = "results.sqlite"
 SAMPLES_PER_CLASS = 10  # synthetic images per class and owner kept in the store for the figures
 
@@ -87,7 +87,14 @@ def cell_config(base: RunConfig, *, method: str, f0: float, f1: float, seed: int
 
     ``base`` already holds the cell's axis ``values``; they only name the cell
     here. The run seed does not depend on them (see :mod:`privshare.experiments.axes`).
+    A base with ``data.class_shares`` is refused: the table fixes every share,
+    so the cells' fractions would change nothing but their names.
     """
+    if base.data.class_shares:
+        raise ConfigError(
+            "data.class_shares fixes every owner's share of every class, so a sweep over "
+            "fractions would train one split under many names; drop it from the sweep's settings "
+            "(data.dirichlet draws around each cell's fractions) or run the table alone")
     return replace(
         base,
         name=cell_key(method, f0, f1, seed, values),
@@ -127,10 +134,10 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
                                 f0, f1)
                     continue
                 add("privgan", f0, f1, seed, mirror=spec.symmetric and f0 > f1)
-        if "gan" in spec.methods:
+        for local in [m for m in ("gan", "dpgan") if m in spec.methods]:
             for f in every:  # owner 0's GAN serves every cell where an owner has f
                 partner = f if spec.fits(f, f) else every[0]
-                add("gan", f, partner, seed)  # owner 1: a second replicate (at f when it fits)
+                add(local, f, partner, seed)  # owner 1: a second replicate (at f when it fits)
     return cells
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from privshare.config import RunConfig
+from privshare.config import ConfigError, RunConfig
 from privshare.training import RealRows
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,11 @@ def owner_partition(config: RunConfig):
     from privshare.data.prepare import prepare_data  # scikit-learn: not on the owner's path
 
     dataset, partition = prepare_data(config)
+    if not partition.holds().all():  # each owner's file must hold every class (load_owner_rows)
+        raise ConfigError(
+            f"data.class_shares / data.dirichlet leave an owner without some class "
+            f"(rows per class: {partition.counts()}); the federated trainer needs every owner to "
+            "hold every class: train these owners with `privshare run`, or give every share > 0")
     return dataset.x_train, dataset.y_train, partition
 
 

@@ -4,8 +4,9 @@ For each owner j of one evaluated run (or one sweep cell), from the long
 result rows alone:
 
 - utility of every option j has: its own rows alone, own + privGAN rows,
-  privGAN rows only, own + local-GAN rows, local-GAN rows only (the best of
-  the own-generator and pooled variants where there are two);
+  privGAN rows only, own + local-GAN rows, local-GAN rows only, and own +
+  DP-GAN rows and DP-GAN rows only where the run trained ``dpgan`` (the best
+  of the own-generator and pooled variants where there are two);
 - the best option and its gain over own rows alone, paired by evaluation
   seed (the same seed draws the same real rows and classifier seed stream),
   with a 95 % Student-t interval of the mean difference;
@@ -34,6 +35,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "privGAN rows only": ("privgan", "privgan_pooled"),
     "own + local-GAN rows": ("own+gan",),
     "local-GAN rows only": ("gan",),
+    "own + DP-GAN rows": ("own+dpgan",),
+    "DP-GAN rows only": ("dpgan",),
 }
 SHARED_ATTACKS = ("privgan_dp", "mc_privgan", "nn_privgan")  # on what leaves the owner
 LOCAL_ATTACK = "privgan_d"  # D_j, which never leaves the owner
@@ -131,9 +134,10 @@ def owner_answers(rows: list[dict[str, Any]]) -> list[OwnerAnswer]:
 def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple[Any, list[OwnerAnswer]]]:
     """Per finished privGAN cell of a sweep, its owners' answers.
 
-    A cell's options are its own rows plus those of the local-GAN cell with
-    the same fractions, training seed and axis values (where the grid has one); mirrored
-    cells are left out (they repeat another cell with the owners swapped).
+    A cell's options are its own rows plus those of the local-GAN (and
+    DP-GAN) cells with the same fractions, training seed and axis values
+    (where the grid has one); mirrored cells are left out (they repeat
+    another cell with the owners swapped).
     """
     cells = list(cells)
     by_id: dict[Any, list[dict[str, Any]]] = {}
@@ -144,7 +148,7 @@ def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple
         if c.method != "privgan" or c.status != "done" or c.mirror_of is not None:
             continue
         mine = list(by_id.get(c.id, []))
-        mine += [r for g in cells if g.method == "gan" and g.status == "done"
+        mine += [r for g in cells if g.method in ("gan", "dpgan") and g.status == "done"
                  and (g.f0, g.f1, g.seed) == (c.f0, c.f1, c.seed)
                  and g.axes == c.axes for r in by_id.get(g.id, [])]
         answers = owner_answers(mine)

@@ -1,6 +1,7 @@
-"""Losses, one-step functions, the GAN and privGAN trainers, checkpoints."""
+"""Losses, one-step functions, the GAN, DP-GAN and privGAN trainers, checkpoints."""
 
 from privshare.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from privshare.training.dpgan import DPGANTrainer
 from privshare.training.gan import GANTrainer
 from privshare.training.loop import TrainingDiverged, fit, resume
 from privshare.training.privgan import PrivGANTrainer
@@ -17,6 +18,7 @@ from privshare.training.state import CentralState, OwnerState, RealRows
 __all__ = [
     "CentralState",
     "CheckpointError",
+    "DPGANTrainer",
     "GANTrainer",
     "OwnerState",
     "PrivGANTrainer",

@@ -6,6 +6,12 @@ past ``dp_delay`` DP takes one step on all owners' fakes (target = the owner
 that made each fake); then each G_i takes one step on
 ``BCE(D_i(G_i(z)), 1) + lambda * CE(DP(G_i(z)), y')`` with y' a random other
 owner. DP never sees a real row unless ``dp_pretrain_epochs > 0``.
+
+Owners that are not alike (an owner with no row of class c, ``counts[c] ==
+0``): owner j's G_j^c and D_j^c are never trained (their loss terms are
+masked out, so Adam never moves them), DP's term for class c runs over the
+owners that hold c only, and y' is another holder of c. Every class must be
+held by at least two owners (else DP has nothing to tell apart).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import torch
 
 from privshare.config import RunConfig
+from privshare.config import shares as rules
 from privshare.seeding import CENTRAL, INIT, STAGE_PRIVGAN, STREAM, derive_seed
+from privshare.training.losses import central_class_weights
 from privshare.training.runtime import compile_network, master_dtype, steps_per_epoch
 from privshare.training.state import CentralState, OwnerState, RealRows
 from privshare.training.steps import (
@@ -32,7 +40,8 @@ class PrivGANTrainer:
     config : RunConfig
         Resolved run configuration.
     rows : list of RealRows
-        Each owner's real rows (C classes, same class order for every owner).
+        Each owner's real rows (C classes, same class order for every owner);
+        a class with no rows is one the owner lacks (see the module docstring).
     device : torch.device
         Where models and rows live.
     """
@@ -49,6 +58,13 @@ class PrivGANTrainer:
         n_owners = len(rows)
         classes, _, data_dim = rows[0].x.shape
         seed = config.seed
+        holds = torch.stack([r.holds for r in rows])  # (N, C) bool
+        problem = rules.holder_problem(holds.tolist(), classes=None, key="rows", privgan=True)
+        if problem:
+            raise ValueError(f"privGAN cannot train these owners' rows: {problem}")
+        # (N, C) bool, or None when every owner holds every class (the unweighted steps)
+        self.holds = None if bool(holds.all()) else holds.to(device)
+        self.dp_weights = None if self.holds is None else central_class_weights(self.holds)
         self.owners = [
             OwnerState(
                 index=j,
@@ -64,6 +80,7 @@ class PrivGANTrainer:
                 ema_decay=config.train.ema_decay,
                 r1_gamma=config.train.r1_gamma,
                 r1_every=config.train.r1_every,
+                holds=holds[j],
             )
             for j in range(n_owners)
         ]
@@ -89,7 +106,8 @@ class PrivGANTrainer:
         self.history: list[dict[str, float]] = []
 
     def steps_per_epoch(self) -> int:
-        counts = [int(n) for r in self.rows for n in r.counts.tolist()]
+        """Steps per epoch from the (owner, class) subsets that exist (absent pairs ignored)."""
+        counts = [int(n) for r in self.rows for n in r.counts.tolist() if n > 0]
         t = self.config.train
         return steps_per_epoch(t.steps_per_epoch, counts=counts, batch=t.batch_size)
 
@@ -102,14 +120,16 @@ class PrivGANTrainer:
         for _ in range(steps):
             batches = [r.sample(t.batch_size, o.rng) for r, o in zip(self.rows, self.owners)]
             central_pretrain_step(
-                self.central.network, self.central.optimizer, batches, precision=t.precision
+                self.central.network, self.central.optimizer, batches, precision=t.precision,
+                weights=self.dp_weights,
             )
         self.pretrained = True
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One privGAN step for every owner and class; returns detached losses.
 
-        Losses are reported as the mean over classes (gradients use the sum).
+        Losses are reported as the mean over classes (gradients use the sum):
+        the classes the owner holds for ``d_j`` and ``g_j``, every class for ``dp``.
         """
         t = self.config.train
         n = len(self.owners)
@@ -129,7 +149,8 @@ class PrivGANTrainer:
             self.central.optimizer.zero_grad(set_to_none=True)
             share = [
                 central_gradient_share(
-                    self.central.network, f, owner=j, owners=n, precision=t.precision
+                    self.central.network, f, owner=j, owners=n, precision=t.precision,
+                    weights=None if self.dp_weights is None else self.dp_weights[j],
                 )
                 for j, f in enumerate(fakes)
             ]
@@ -144,9 +165,11 @@ class PrivGANTrainer:
                 owners=n,
                 privacy_weight=t.privacy_weight,
                 precision=t.precision,
+                holds=self.holds,
             )
         classes = self.rows[0].x.shape[0]
-        return {k: v / classes for k, v in losses.items()}  # per-class mean, for the history
+        held = {f"{p}_{j}": int(r.holds.sum()) for j, r in enumerate(self.rows) for p in "dg"}
+        return {k: v / held.get(k, classes) for k, v in losses.items()}  # per-class means
 
     def state_dict(self) -> dict:
         return {

@@ -69,7 +69,8 @@ class RealRows:
     Attributes
     ----------
     x : (C, n_max, D) float tensor; rows past ``counts[c]`` are padding.
-    counts : (C,) int64 tensor, rows of each class.
+    counts : (C,) int64 tensor, rows of each class; 0 for a class the owner
+        does not hold (its rows are all padding, and its models are masked out).
     """
 
     x: torch.Tensor
@@ -81,8 +82,8 @@ class RealRows:
     ) -> RealRows:
         """``per_class[c]``: uint8 images (n_c, H, W) of class c."""
         counts = [len(a) for a in per_class]
-        if min(counts) < 1:
-            raise ValueError(f"every class needs at least one real row, got counts {counts}")
+        if max(counts) < 1:
+            raise ValueError(f"an owner needs at least one real row, got counts {counts}")
         dim = int(np.prod(per_class[0].shape[1:]))
         x = np.zeros((len(per_class), max(counts), dim), dtype=np.float32)
         for c, arr in enumerate(per_class):
@@ -92,11 +93,20 @@ class RealRows:
             counts=torch.tensor(counts, dtype=torch.long, device=device),
         )
 
+    @property
+    def holds(self) -> torch.Tensor:
+        """(C,) bool: the classes this owner has rows of."""
+        return self.counts > 0
+
     def sample(self, batch: int, rng: torch.Generator) -> torch.Tensor:
-        """``batch`` rows per class drawn with replacement: (C, batch, D)."""
+        """``batch`` rows per class drawn with replacement: (C, batch, D).
+
+        A class without rows gives its first padding row (zeros), which only
+        masked-out models see.
+        """
         c = self.x.shape[0]
         u = torch.rand((c, batch), generator=rng, device=self.x.device)
-        idx = (u * self.counts[:, None]).long().clamp_max_(self.counts[:, None] - 1)
+        idx = (u * self.counts[:, None]).long().clamp_max_(self.counts[:, None] - 1).clamp_min_(0)
         rows = torch.arange(c, device=self.x.device)[:, None]
         return self.x[rows, idx]
 
@@ -111,6 +121,9 @@ class OwnerState:
     keeps an exponential moving average of G_i's weights, updated after each
     generator step (:meth:`update_ema`), and :attr:`sampler` (what is saved,
     exported and attacked black-box) is then that average instead of G_i.
+    ``holds`` (C,) bool marks the classes the owner has rows of; when some is
+    False, :attr:`class_mask` (C,) float weights its per-class losses (0 for
+    the classes it lacks, whose G_i and D_i then never move); None otherwise.
     """
 
     def __init__(
@@ -129,9 +142,13 @@ class OwnerState:
         ema_decay: float = 0.0,
         r1_gamma: float = 0.0,
         r1_every: int = 1,
+        holds: torch.Tensor | None = None,
     ) -> None:
         init = torch.Generator().manual_seed(init_seed)
         self.index = index
+        self.class_mask: torch.Tensor | None = None
+        if holds is not None and not bool(holds.all()):
+            self.class_mask = holds.to(device=device, dtype=torch.float32)
         self.generator: Generator = build_generator(
             model, models=classes, data_dim=data_dim, generator=init
         ).to(device=device, dtype=dtype)

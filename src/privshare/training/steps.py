@@ -14,6 +14,14 @@ optimiser step. Autocast caches the bf16 copy of each weight until its
 context exits, so one context spanning an optimiser step would keep feeding
 the next forward the weights from BEFORE the step (measured: a context around
 a whole privGAN step made G_i's loss use the stale D_i and DP).
+
+Owners that are not alike: an owner's per-class terms are weighted by its
+``class_mask`` (0 for a class it lacks, see :mod:`privshare.training.losses`),
+DP's by per-class weights over the owners that hold the class, and G_i's DP
+target y' is another holder of the class. Every forward pass still runs over
+all classes (the ensemble is batched); the masked terms contribute exactly
+zero gradient. With every class held nothing is weighted: the steps are the
+i.i.d. ones, draw for draw.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from privshare.training.losses import (
     generator_adversarial_loss,
     owner_cross_entropy,
     r1_penalty,
+    random_other_holder,
     random_other_owner,
 )
 from privshare.training.runtime import autocast
@@ -77,10 +86,11 @@ def discriminator_step(
         if r1:
             both.requires_grad_(True)
         logits = owner.discriminator(both)
-        loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing)
+        loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing,
+                                  mask=owner.class_mask)
     total = loss
     if r1:  # D_i trains on it; the loss reported stays the BCE, comparable across runs
-        total = loss + r1_penalty(logits[:, :batch], both, gamma=r1)
+        total = loss + r1_penalty(logits[:, :batch], both, gamma=r1, mask=owner.class_mask)
     _update(owner.opt_d, total)
     return fake, loss.detach()
 
@@ -92,16 +102,19 @@ def central_gradient_share(
     owner: int,
     owners: int,
     precision: str = "fp32",
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Accumulate into DP's ``.grad`` this owner's share of DP's loss.
 
     ``fake`` (C, B, D) is detached here: DP is trained on fakes only and no
-    gradient flows back into G_i. Returns the share (detached).
+    gradient flows back into G_i. ``weights`` (C,): this owner's row of
+    :func:`~privshare.training.losses.central_class_weights` (None: every
+    owner holds every class). Returns the share (detached).
     """
     batch = fake.shape[1]
     with autocast(fake.device, precision):
         logits = network(fake.detach())  # (C, B, N)
-        loss = central_loss_share(logits, owner=owner, total_rows=owners * batch)
+        loss = central_loss_share(logits, owner=owner, total_rows=owners * batch, mask=weights)
     loss.backward()
     return loss.detach()
 
@@ -114,20 +127,27 @@ def privgan_generator_step(
     owners: int,
     privacy_weight: float,
     precision: str = "fp32",
+    holds: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One G_i step: BCE(D_i(fake), 1) + lambda * CE(DP(fake), y'), y' != i.
 
     ``fake`` (C, B, D) must still hold G_i's graph. Only G_i's parameters
-    receive gradients; D_i and DP are used frozen.
+    receive gradients; D_i and DP are used frozen. ``holds`` (N, C) bool:
+    which owner holds which class (None: all of them); y' is then drawn among
+    the other holders of each class.
     """
     c, b = fake.shape[:2]
-    targets = random_other_owner(
-        owner=owner.index, owners=owners, shape=(c, b), rng=owner.rng, device=fake.device
-    )
+    if holds is None:
+        targets = random_other_owner(
+            owner=owner.index, owners=owners, shape=(c, b), rng=owner.rng, device=fake.device
+        )
+    else:
+        targets = random_other_holder(owner=owner.index, holds=holds, batch=b, rng=owner.rng)
+    mask = owner.class_mask
     with autocast(fake.device, precision):  # a fresh context: D_i and DP as updated
-        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)))
+        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)), mask=mask)
         if privacy_weight:  # DP judges the plain fake, never an augmented view
-            loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets)
+            loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets, mask=mask)
     _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
     owner.update_ema()
     return loss.detach()
@@ -137,7 +157,8 @@ def gan_generator_step(owner: OwnerState, *, batch: int, precision: str = "fp32"
     """Plain-GAN generator step on FRESH noise with target 1."""
     z = owner.noise(batch)
     with autocast(owner.device, precision):
-        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(owner.generator(z))))
+        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(owner.generator(z))),
+                                          mask=owner.class_mask)
     _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
     owner.update_ema()
     return loss.detach()
@@ -149,17 +170,21 @@ def central_pretrain_step(
     batches: list[torch.Tensor],
     *,
     precision: str = "fp32",
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One DP step on REAL rows labelled by owner (original privGAN only).
 
     ``batches[j]`` (C, B, D) are owner j's real rows. The paper implemented
     here never calls this: it is off unless ``train.dp_pretrain_epochs > 0``.
+    ``weights`` (N, C): :func:`~privshare.training.losses.central_class_weights`
+    (None: every owner holds every class).
     """
     optimizer.zero_grad(set_to_none=True)
     total = torch.zeros((), device=batches[0].device)
     for j, rows in enumerate(batches):
         total = total + central_gradient_share(
-            network, rows, owner=j, owners=len(batches), precision=precision
+            network, rows, owner=j, owners=len(batches), precision=precision,
+            weights=None if weights is None else weights[j],
         )
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)

@@ -107,4 +107,4 @@ def test_splits_the_run_cannot_train_exit_2_and_write_nothing(tmp_path, extra, m
 def test_a_sweep_over_fractions_refuses_a_fixed_table(tmp_path):
     base = load_config(preset="tiny", overrides=[LACKING[1], LACKING[3]])
     with pytest.raises(ConfigError, match="data.class_shares fixes every owner's share"):
-        cell_config(base, method="privgan", f0=0.1, f1=0.2, seed=0, root=tmp_path)
+        cell_config(base, method="privgan", fractions=(0.1, 0.2), seed=0, root=tmp_path)

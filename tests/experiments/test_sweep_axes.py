@@ -157,6 +157,7 @@ def _tables(path: Path) -> list[str]:
 
 @pytest.mark.skipif(not COMMITTED.is_file(), reason="the committed paper-cells store is absent")
 def test_a_store_from_before_axes_opens_resumes_and_reports_on_a_copy(tmp_path):
+    """Also from before cells of more than two owners: read as two-owner cells, unchanged."""
     root = tmp_path / "paper-cells"
     root.mkdir()
     shutil.copyfile(COMMITTED, root / "results.sqlite")  # never the committed file itself
@@ -166,6 +167,8 @@ def test_a_store_from_before_axes_opens_resumes_and_reports_on_a_copy(tmp_path):
         cells, rows = store.cells(), store.results()
         assert [c.key for c in cells] == [c.key for c in planned]  # keys unchanged
         assert all(c.axes == {} for c in cells) and store.axis_keys() == []
+        assert all(c.fractions == (c.f0, c.f1) for c in cells)  # no cell_fractions table
+        assert rows and "f2" not in rows[0]
         assert rows and not [k for k in rows[0] if "." in k]  # no axis columns
         with store.export(tmp_path / "old.csv").open() as fh:
             header = next(csv.reader(fh))
@@ -178,6 +181,7 @@ def test_a_store_from_before_axes_opens_resumes_and_reports_on_a_copy(tmp_path):
     assert {"fig4_samples", "fig5_utility_heatmaps", "fig6_utility_vs_fraction",
             "fig7_attack_vs_fraction", "privacy_utility"} <= names
     assert not [n for n in names if n.startswith("axis_")]
+    assert "owners_vs_fraction" not in names  # two owners per cell: no per-owner figure
     assert not [k for k in report.skipped if "axes" in k]
     assert all("Drawn for" not in f.caption for f in report.figures)
 

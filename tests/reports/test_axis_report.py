@@ -57,8 +57,8 @@ def test_each_point_is_the_mean_and_t_interval_over_training_seeds(front):
     assert res.axes == {KEY: list(WEIGHTS)}
     assert res.cells[0].axes == {KEY: 0.0} and res.rows[0][KEY] == 0.0
     lines = axis_points(res, key=KEY, source="privgan", metric=N.ACCURACY)
-    assert set(lines) == {(o, f0, f1, ()) for o in "01" for f0, f1 in PAIRS}
-    for (owner, f0, f1, _), points in lines.items():
+    assert set(lines) == {(o, (f0, f1), ()) for o in "01" for f0, f1 in PAIRS}
+    for (owner, (f0, f1), _), points in lines.items():
         assert [p[0] for p in points] == list(WEIGHTS)
         for w, mean, lo, hi, what in points:
             want = t_interval([accuracy(PAIRS.index((f0, f1)), owner, w, s) for s in SEEDS])

@@ -1,16 +1,19 @@
 """Sweep grids: which cells a sweep trains, read from TOML presets.
 
 A sweep crosses owner 0's fraction (``fractions``) with owner 1's
-(``other_fractions``, default the same list) for privGAN, and trains one
+(``other_fractions``, default the same list) for privGAN, or trains the
+explicit ``cells``, each a list of two or more owners' fractions
+(``[0.02, 0.1, 0.2]`` is a privGAN run with three owners), and trains one
 local-GAN cell per distinct fraction. A local GAN sees only its own owner's
 rows, so its result depends on that owner's fraction alone: the GAN cell for
-fraction ``f`` is a run with both owners at ``f`` (two independent local GANs,
-two replicates) and serves every grid cell whose owner has ``f``.
+fraction ``f`` is a run with two owners at ``f`` (two independent local GANs,
+two replicates) and serves every grid cell whose owner has ``f``, whatever
+the cell's number of owners.
 
-Cells whose owners together hold more than 95% of a class are skipped (the
-membership attacks need the remaining rows as non-members): the paper grid
-loses its 50%-50% corner. A GAN cell at f > 0.475 pairs owner 0 with the
-smallest fraction instead of f.
+Cells of the cross whose owners together hold more than 95% of a class are
+skipped (the membership attacks need the remaining rows as non-members): the
+paper grid loses its 50%-50% corner; an explicit cell that does so is refused.
+A GAN cell at f > 0.475 pairs owner 0 with the smallest fraction instead of f.
 
 privGAN's owners are interchangeable, so cell (f1, f2) should match cell
 (f2, f1) with the owners swapped. By default both are trained and the
@@ -37,7 +40,8 @@ from privshare.config.loading import read_toml
 from privshare.experiments.axes import Axes, combinations, parse_axes
 from privshare.experiments.axes import apply as apply_axes
 
-GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves", "privacy-front")
+GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves", "privacy-front", "owners-3",
+         "owners-5")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
 
@@ -57,7 +61,7 @@ class SweepSpec:
     eval_seeds: tuple[int, ...] = (0,)  # classifier seeds handed to the evaluation
     evaluator: str = EVALUATOR  # "module:function" called as f(run, seeds=eval_seeds) -> rows
     evaluation: tuple[str, ...] = ()  # "key=value" evaluation settings (TOML key `evaluate`)
-    cells: tuple[tuple[float, float], ...] = ()  # explicit privGAN (f0, f1) cells instead of the cross
+    cells: tuple[tuple[float, ...], ...] = ()  # explicit privGAN cells (f0, f1, ...), not the cross
     cpus_per_cell: float = 1.0  # what each cell asks of a Ray cluster (--engine ray)
     gpus_per_cell: float = 0.0  # fractions let several cells share one GPU
     axes: Axes = ()  # (run-config key, values) crossed with every cell, sorted by key
@@ -96,12 +100,12 @@ class SweepSpec:
         test = load_eval_config(overrides=self.evaluation).nonmembers_from == "test"
         return 1.0 if test else 1 - NONMEMBER_MARGIN
 
-    def fits(self, f0: float, f1: float) -> bool:
-        """Whether owners at ``f0`` and ``f1`` leave the attacks their non-members."""
-        return f0 + f1 <= self.max_owned + 1e-9
+    def fits(self, fractions: tuple[float, ...]) -> bool:
+        """Whether owners at ``fractions`` leave the attacks their non-members."""
+        return sum(fractions) <= self.max_owned + 1e-9
 
-    def privgan_pairs(self) -> list[tuple[float, float]]:
-        """The (owner 0, owner 1) fractions of every privGAN cell, in grid order."""
+    def privgan_cells(self) -> list[tuple[float, ...]]:
+        """Every privGAN cell's owner fractions (owner 0 first), in grid order."""
         if self.cells:
             return list(self.cells)
         return [(f0, f1) for f0 in self.fractions for f1 in self.columns]
@@ -169,7 +173,7 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
         eval_seeds=d.get("eval_seeds", (0,)),
         evaluator=d.get("evaluator", EVALUATOR),
         evaluation=d.get("evaluate", ()),
-        cells=tuple(_pair(c, where) for c in d.get("cells", ())),
+        cells=tuple(_cell(c, where) for c in d.get("cells", ())),
         cpus_per_cell=d.get("cpus_per_cell", 1.0),
         gpus_per_cell=d.get("gpus_per_cell", 0.0),
     )
@@ -183,10 +187,37 @@ def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepS
     return spec
 
 
-def _pair(cell: Any, where: str) -> tuple[float, float]:
-    if not isinstance(cell, (list, tuple)) or len(cell) != 2:
-        raise ConfigError(f"{where}: cells entry {cell!r} must be a pair [f0, f1], e.g. [0.01, 0.25]")
-    return tuple(_typed(f, float, "cells entry", where) for f in cell)  # type: ignore[return-value]
+def _cell(cell: Any, where: str) -> tuple[float, ...]:
+    """One ``cells`` entry: the fractions of two or more owners, owner 0 first."""
+    if not isinstance(cell, (list, tuple)) or len(cell) < 2:
+        raise ConfigError(f"{where}: cells entry {cell!r} must list two or more owners' "
+                          "fractions, e.g. [0.01, 0.25] or [0.02, 0.1, 0.2]")
+    return tuple(_typed(f, float, "cells entry", where) for f in cell)
+
+
+def _check_cells(spec: SweepSpec, where: str) -> None:
+    """Each explicit cell: fractions in (0, 1) and listed in ``fractions``, room left for
+    the attacks' non-members, and listed once."""
+    seen = set()
+    for cell in spec.cells:
+        text = f"{where}: cells entry {list(cell)}"
+        bad = [f for f in cell if not 0 < f < 1]
+        if bad:
+            raise ConfigError(f"{text} has fraction(s) {bad} outside (0, 1); give each owner "
+                              "a share between 0 and 1, e.g. [0.02, 0.1, 0.2]")
+        missing = sorted(set(cell) - set(spec.fractions))
+        if missing:
+            raise ConfigError(f"{text} uses fraction(s) {missing} that are not in fractions "
+                              f"{list(spec.fractions)}; list every fraction there (its local-GAN "
+                              "cell is trained from it)")
+        if not spec.fits(cell):
+            raise ConfigError(
+                f"{text} gives its owners {100 * sum(cell):g}% of each class, more than "
+                f"{100 * spec.max_owned:g}%; attacks need non-member rows: lower its fractions "
+                "or evaluate with nonmembers_from = \"test\"")
+        if cell in seen:
+            raise ConfigError(f"{text} is listed twice; list each cell once")
+        seen.add(cell)
 
 
 def _check_evaluator(evaluator: str, where: str) -> None:
@@ -212,16 +243,8 @@ def _validate(spec: SweepSpec, where: str) -> None:
         return ConfigError(f"{where}: {msg}")
 
     fr, cols = spec.fractions, spec.columns
-    if spec.cells:
-        pairs = spec.cells
-        if any(not 0 < f < 1 for c in pairs for f in c) or len(set(pairs)) != len(pairs):
-            raise bad(f"cells {[list(c) for c in pairs]}: each fraction in (0, 1), no pair twice")
-        missing = sorted({f for c in pairs for f in c} - set(fr))
-        if missing:
-            raise bad(f"cells use fractions {missing} that are not in fractions {list(fr)}; "
-                      "list every fraction there (its local-GAN cell is trained from it)")
-        if spec.symmetric:
-            raise bad("symmetric = true needs the full cross of fractions; drop it or cells")
+    if spec.cells and spec.symmetric:
+        raise bad("symmetric = true needs the full cross of fractions; drop it or cells")
     if not fr or any(not 0 < f < 1 for f in fr + cols):
         raise bad(f"fractions {list(fr)} / {list(cols)} must be non-empty and each in (0, 1)")
     if len(set(fr)) != len(fr) or len(set(cols)) != len(cols):
@@ -232,7 +255,9 @@ def _validate(spec: SweepSpec, where: str) -> None:
         from privshare.evaluation.config import load_eval_config
 
         load_eval_config(overrides=spec.evaluation)  # raises ConfigError on a bad setting
-    if not spec.fits(min(fr), min(cols)):
+    if spec.cells:
+        _check_cells(spec, where)
+    elif not spec.fits((min(fr), min(cols))):
         raise bad(f"every privGAN cell gives the owners more than {100 * spec.max_owned:g}% of "
                   f"a class (min fractions {min(fr)} + {min(cols)}); attacks need non-member "
                   "rows: lower the fractions or evaluate with nonmembers_from = \"test\"")

@@ -8,10 +8,16 @@ Tables::
     results(cell_id, source, owner, eval_seed, metric, class, value, n, mirrored)
     artifacts(cell_id, name, data)   small files the report needs (samples, scores)
     cell_axes(cell_id, key, value)   a cell's axis values (value: JSON), one row per axis
+    cell_fractions(cell_id, owner, fraction)   every owner's fraction, one row per owner
 
 ``cell_axes`` is made only for a sweep with axes (:mod:`privshare.experiments.axes`),
 so a sweep without them writes the same tables as before axes existed, and
 a store without the table (of either kind) reads as a sweep without axes.
+Likewise ``cell_fractions`` is made only for a sweep with a cell of more than
+two owners (it then holds every owner of every cell); ``f0`` and ``f1`` stay
+owner 0's and owner 1's fractions, and a store without the table (every store
+of two-owner cells, those written before cells could hold more owners
+included) reads each cell's owners as ``(f0, f1)``.
 
 ``status`` is pending | running | done | failed. A cell's result rows, its
 artifacts and its ``done`` status are written in ONE transaction
@@ -88,6 +94,14 @@ CREATE TABLE IF NOT EXISTS cell_axes (
     PRIMARY KEY (cell_id, key)
 )
 """
+FRACTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cell_fractions (
+    cell_id INTEGER NOT NULL REFERENCES cells(id),
+    owner INTEGER NOT NULL,
+    fraction REAL NOT NULL,
+    PRIMARY KEY (cell_id, owner)
+)
+"""
 
 
 class StoreError(ValueError):
@@ -108,6 +122,20 @@ class CellSpec:
     config: str  # the cell's resolved run config, JSON
     mirror_of: str | None = None
     axes: dict[str, Any] = field(default_factory=dict)  # axis key -> this cell's value
+    fractions: tuple[float, ...] = ()  # every owner's fraction, owner 0 first (() = (f0, f1))
+
+    def __post_init__(self) -> None:
+        _complete_fractions(self)
+
+
+def _complete_fractions(cell: CellSpec | Cell) -> None:
+    """``fractions`` as given, or ``(f0, f1)`` when empty; it must start with ``f0, f1``."""
+    if not cell.fractions:
+        object.__setattr__(cell, "fractions", (cell.f0, cell.f1))
+    object.__setattr__(cell, "fractions", tuple(float(f) for f in cell.fractions))
+    if len(cell.fractions) < 2 or cell.fractions[:2] != (cell.f0, cell.f1):
+        raise ValueError(f"cell {cell.key!r}: fractions {list(cell.fractions)} must list two or "
+                         f"more owners and start with f0={cell.f0}, f1={cell.f1}")
 
 
 @dataclass(frozen=True)
@@ -128,6 +156,29 @@ class Cell:
     run_dir: str
     elapsed_s: float | None
     axes: dict[str, Any] = field(default_factory=dict)  # axis key -> value ({} without axes)
+    fractions: tuple[float, ...] = ()  # every owner's fraction, owner 0 first (() = (f0, f1))
+
+    def __post_init__(self) -> None:
+        _complete_fractions(self)
+
+
+def read_fractions(con: sqlite3.Connection) -> dict[int, tuple[float, ...]]:
+    """cell id -> every owner's fraction; {} for a store of two-owner cells only (or one
+    older than cells of more owners): each cell's owners are then its ``(f0, f1)``."""
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                   "'cell_fractions'").fetchone() is None:
+        return {}
+    out: dict[int, list[float]] = {}
+    for cell_id, _, fraction in con.execute("SELECT cell_id, owner, fraction FROM "
+                                            "cell_fractions ORDER BY cell_id, owner"):
+        out.setdefault(cell_id, []).append(fraction)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def extra_fraction_columns(fractions: dict[int, tuple[float, ...]]) -> list[str]:
+    """``f2``, ``f3``, ... up to the largest cell's last owner ([] for two-owner cells)."""
+    owners = max((len(f) for f in fractions.values()), default=2)
+    return [f"f{j}" for j in range(2, owners)]
 
 
 def read_axes(con: sqlite3.Connection) -> dict[int, dict[str, Any]]:
@@ -248,6 +299,9 @@ class ResultStore:
             before = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
             if any(c.axes for c in cells):
                 con.execute(AXES_SCHEMA)
+            many_owners = any(len(c.fractions) > 2 for c in cells)
+            if many_owners:  # every owner of every cell, or (as before) no table at all
+                con.execute(FRACTIONS_SCHEMA)
             for c in sorted(cells, key=lambda c: c.mirror_of is not None):  # sources first
                 mirror = None
                 if c.mirror_of is not None:
@@ -261,6 +315,9 @@ class ResultStore:
                     con.executemany("INSERT INTO cell_axes VALUES (?, ?, ?)",
                                     [(added.lastrowid, k, json.dumps(v))
                                      for k, v in c.axes.items()])
+                if added.rowcount and many_owners:
+                    con.executemany("INSERT INTO cell_fractions VALUES (?, ?, ?)",
+                                    [(added.lastrowid, j, f) for j, f in enumerate(c.fractions)])
             return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0] - before
 
     # -- reading ----------------------------------------------------------
@@ -271,9 +328,10 @@ class ResultStore:
             sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
             args = wanted
         rows = self._con.execute(sql + " ORDER BY id", args).fetchall()
-        axes = read_axes(self._con)
-        columns = [k for k in Cell.__dataclass_fields__ if k != "axes"]
-        return [Cell(**{k: r[k] for k in columns}, axes=axes.get(r["id"], {})) for r in rows]
+        axes, fractions = read_axes(self._con), read_fractions(self._con)
+        columns = [k for k in Cell.__dataclass_fields__ if k not in ("axes", "fractions")]
+        return [Cell(**{k: r[k] for k in columns}, axes=axes.get(r["id"], {}),
+                     fractions=fractions.get(r["id"], ())) for r in rows]
 
     def axis_keys(self) -> list[str]:
         """The sweep's axis keys, sorted ([] without axes)."""
@@ -281,11 +339,21 @@ class ResultStore:
 
     def results(self) -> list[dict[str, Any]]:
         """Every result row joined with its cell's grid coordinates and axis values
-        (one column per axis key, named by the key: ``train.privacy_weight``)."""
+        (one column per axis key, named by the key: ``train.privacy_weight``). In a
+        sweep with cells of more than two owners, ``f2``, ``f3``, ... follow ``f0``
+        and ``f1`` (None past a cell's last owner)."""
         sql = ("SELECT c.key AS cell, c.method, c.f0, c.f1, c.seed, c.run_seed, r.* "
                "FROM results r JOIN cells c ON c.id = r.cell_id ORDER BY r.rowid")
-        axes = read_axes(self._con)
-        return [{**dict(r), **axes.get(r["cell_id"], {})} for r in self._con.execute(sql)]
+        axes, fractions = read_axes(self._con), read_fractions(self._con)
+        extra = extra_fraction_columns(fractions)
+
+        def more(cell_id: int) -> dict[str, float | None]:
+            owners = fractions.get(cell_id, ())
+            return {name: owners[j] if j < len(owners) else None
+                    for j, name in enumerate(extra, start=2)}
+
+        return [{**dict(r), **more(r["cell_id"]), **axes.get(r["cell_id"], {})}
+                for r in self._con.execute(sql)]
 
     def cell_config(self, cell_id: int) -> dict[str, Any]:
         """The resolved run config of a cell, as a plain dict."""
@@ -341,13 +409,16 @@ class ResultStore:
     def export(self, path: str | Path, *, fmt: str = "csv") -> Path:
         """Write :meth:`results` as CSV or Parquet (pyarrow, a dependency).
 
-        Axis values follow as one column per axis key; a list value is written as JSON.
+        Every owner's fraction is a column (``f0``, ``f1``, then ``f2``, ... in a sweep
+        with cells of more owners; empty past a cell's last owner). Axis values follow
+        as one column per axis key; a list value is written as JSON.
         """
         path, keys = Path(path), self.axis_keys()
         rows = [{**r, **{k: json.dumps(r[k]) for k in keys if isinstance(r.get(k), list)}}
                 for r in self.results()]
-        columns = ["cell", "method", "f0", "f1", "seed", "run_seed", *RESULT_COLUMNS, "mirrored",
-                   *keys]
+        extra = extra_fraction_columns(read_fractions(self._con))
+        columns = ["cell", "method", "f0", "f1", *extra, "seed", "run_seed", *RESULT_COLUMNS,
+                   "mirrored", *keys]
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
             with path.open("w", newline="") as fh:

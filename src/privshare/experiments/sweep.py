@@ -71,19 +71,24 @@ class SweepResult:
     elapsed_s: float
 
 
-def cell_key(method: str, f0: float, f1: float, seed: int, values: dict[str, Any] | None = None
-             ) -> str:
-    """``privgan-f0.02-f0.2-s0``, then one ``-key=value`` per axis (sorted by key)."""
-    return f"{method}-f{f0:g}-f{f1:g}-s{seed}" + axes.suffix(values or {})
+def cell_key(method: str, fractions: Sequence[float], *, seed: int,
+             values: dict[str, Any] | None = None) -> str:
+    """``privgan-f0.02-f0.2-s0`` (one ``-f`` per owner: ``privgan-f0.02-f0.1-f0.2-s0``),
+    then one ``-key=value`` per axis (sorted by key)."""
+    return (f"{method}-" + "-".join(f"f{f:g}" for f in fractions) + f"-s{seed}"
+            + axes.suffix(values or {}))
 
 
 def _bp(f: float) -> int:
     return int(round(f * 10_000))  # fraction in basis points, an integer seed key
 
 
-def cell_config(base: RunConfig, *, method: str, f0: float, f1: float, seed: int,
+def cell_config(base: RunConfig, *, method: str, fractions: Sequence[float], seed: int,
                 root: Path, values: dict[str, Any] | None = None) -> RunConfig:
-    """The run config of one cell: fractions, method, derived seed, folder.
+    """The run config of one cell: every owner's fraction, method, derived seed, folder.
+
+    The run seed's spawn key holds each owner's fraction in basis points, so
+    a two-owner cell keeps the seed it had before cells could hold more owners.
 
     ``base`` already holds the cell's axis ``values``; they only name the cell
     here. The run seed does not depend on them (see :mod:`privshare.experiments.axes`).
@@ -95,49 +100,53 @@ def cell_config(base: RunConfig, *, method: str, f0: float, f1: float, seed: int
             "data.class_shares fixes every owner's share of every class, so a sweep over "
             "fractions would train one split under many names; drop it from the sweep's settings "
             "(data.dirichlet draws around each cell's fractions) or run the table alone")
+    fractions = tuple(float(f) for f in fractions)
     return replace(
         base,
-        name=cell_key(method, f0, f1, seed, values),
+        name=cell_key(method, fractions, seed=seed, values=values),
         out_dir=str(root / "cells"),
-        seed=derive_seed(seed, STAGE_SWEEP, METHOD_INDEX[method], _bp(f0), _bp(f1)),
-        data=replace(base.data, fractions=(f0, f1)),
+        seed=derive_seed(seed, STAGE_SWEEP, METHOD_INDEX[method], *map(_bp, fractions)),
+        data=replace(base.data, fractions=fractions),
         train=replace(base.train, methods=(method,)),
     )
 
 
 def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
-    """Every cell of the grid: privGAN over (fractions x columns), one GAN per fraction,
-    each once per combination of axis values (the innermost loop)."""
+    """Every cell of the grid: privGAN over (fractions x columns) or the explicit cells
+    (two or more owners each), one two-owner GAN per fraction, each once per combination
+    of axis values (the innermost loop)."""
     base = spec.base_config()
     combos = [(values, axes.apply(base, values, where=spec.name))
               for values in axes.combinations(spec.axes)]
     cells = []
 
-    def add(method: str, f0: float, f1: float, seed: int, mirror: bool = False) -> None:
+    def add(method: str, fractions: tuple[float, ...], seed: int, mirror: bool = False) -> None:
         for values, combo in combos:
-            cfg = cell_config(combo, method=method, f0=f0, f1=f1, seed=seed, root=root,
+            cfg = cell_config(combo, method=method, fractions=fractions, seed=seed, root=root,
                               values=values)
             if values:
                 validate(cfg)  # e.g. a key too long for a folder name, before anything is written
+            mirrored = cell_key(method, fractions[::-1], seed=seed, values=values)
             cells.append(CellSpec(
-                key=cfg.name, method=method, f0=f0, f1=f1, seed=seed, run_seed=cfg.seed,
-                run_dir=str(Path("cells") / cfg.name), config=json.dumps(config_to_dict(cfg)),
-                mirror_of=cell_key(method, f1, f0, seed, values) if mirror else None,
-                axes=values))
+                key=cfg.name, method=method, f0=fractions[0], f1=fractions[1], seed=seed,
+                run_seed=cfg.seed, run_dir=str(Path("cells") / cfg.name),
+                config=json.dumps(config_to_dict(cfg)), mirror_of=mirrored if mirror else None,
+                axes=values, fractions=fractions))
 
     every = sorted(set(spec.fractions) | set(spec.columns))
     for seed in spec.seeds:
         if "privgan" in spec.methods:
-            for f0, f1 in spec.privgan_pairs():
-                if not spec.fits(f0, f1):
-                    log.warning("cell (%g, %g) skipped: no rows left as attack non-members",
-                                f0, f1)
+            for fractions in spec.privgan_cells():
+                if not spec.fits(fractions):  # only the cross gets here (explicit cells fit)
+                    log.warning("cell %s skipped: no rows left as attack non-members",
+                                list(fractions))
                     continue
-                add("privgan", f0, f1, seed, mirror=spec.symmetric and f0 > f1)
+                add("privgan", fractions, seed,
+                    mirror=spec.symmetric and fractions[0] > fractions[1])
         for local in [m for m in ("gan", "dpgan") if m in spec.methods]:
             for f in every:  # owner 0's GAN serves every cell where an owner has f
-                partner = f if spec.fits(f, f) else every[0]
-                add(local, f, partner, seed)  # owner 1: a second replicate (at f when it fits)
+                partner = f if spec.fits((f, f)) else every[0]
+                add(local, (f, partner), seed)  # owner 1: a second replicate (at f when it fits)
     return cells
 
 

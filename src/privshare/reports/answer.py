@@ -1,7 +1,7 @@
 """The answer a data owner asks first: should it join privGAN, and what does it risk?
 
-For each owner j of one evaluated run (or one sweep cell), from the long
-result rows alone:
+For each owner j of one evaluated run (or one sweep cell, of two or more
+owners), from the long result rows alone:
 
 - utility of every option j has: its own rows alone, own + privGAN rows,
   privGAN rows only, own + local-GAN rows, local-GAN rows only, and own +
@@ -40,6 +40,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 }
 SHARED_ATTACKS = ("privgan_dp", "mc_privgan", "nn_privgan")  # on what leaves the owner
 LOCAL_ATTACK = "privgan_d"  # D_j, which never leaves the owner
+LOCAL_SOURCES = ("gan", "own+gan", "dpgan", "own+dpgan")  # the options a local GAN cell gives
 TPR = "tpr_at_fpr_1pct"
 
 
@@ -132,12 +133,15 @@ def owner_answers(rows: list[dict[str, Any]]) -> list[OwnerAnswer]:
 
 
 def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple[Any, list[OwnerAnswer]]]:
-    """Per finished privGAN cell of a sweep, its owners' answers.
+    """Per finished privGAN cell of a sweep, its owners' answers (one per owner).
 
-    A cell's options are its own rows plus those of the local-GAN (and
-    DP-GAN) cells with the same fractions, training seed and axis values
-    (where the grid has one); mirrored cells are left out (they repeat
-    another cell with the owners swapped).
+    A two-owner cell's options are its own rows plus those of the local-GAN
+    (and DP-GAN) cells with the same fractions, training seed and axis values
+    (where the grid has one). In a cell of more owners, owner j's local
+    options are those of owner 0 of the local cells for j's fraction (same
+    training seed and axis values; the grid trains one per fraction).
+    Mirrored cells are left out (they repeat another cell with the owners
+    swapped).
     """
     cells = list(cells)
     by_id: dict[Any, list[dict[str, Any]]] = {}
@@ -147,10 +151,15 @@ def cell_answers(cells: Iterable[Any], rows: list[dict[str, Any]]) -> list[tuple
     for c in cells:
         if c.method != "privgan" or c.status != "done" or c.mirror_of is not None:
             continue
+        local = [g for g in cells if g.method in ("gan", "dpgan") and g.status == "done"
+                 and g.seed == c.seed and g.axes == c.axes]
         mine = list(by_id.get(c.id, []))
-        mine += [r for g in cells if g.method in ("gan", "dpgan") and g.status == "done"
-                 and (g.f0, g.f1, g.seed) == (c.f0, c.f1, c.seed)
-                 and g.axes == c.axes for r in by_id.get(g.id, [])]
+        if len(c.fractions) == 2:
+            mine += [r for g in local if (g.f0, g.f1) == (c.f0, c.f1) for r in by_id.get(g.id, [])]
+        else:
+            mine += [{**r, "owner": str(j)} for j, f in enumerate(c.fractions)
+                     for g in local if g.f0 == f for r in by_id.get(g.id, [])
+                     if r["owner"] == "0" and r["source"] in LOCAL_SOURCES]
         answers = owner_answers(mine)
         if answers:
             out.append((c, answers))

@@ -72,7 +72,7 @@ def _x_axis(ax, key: str, values: list[Any]) -> dict[str, float]:
     return {json.dumps(v): float(v) for v in values}
 
 
-Line = tuple[str, float, float, tuple[tuple[str, str], ...]]  # owner, f0, f1, other axes (JSON)
+Line = tuple[str, tuple[float, ...], tuple[tuple[str, str], ...]]  # owner, fractions, other axes
 Point = tuple[Any, float, float | None, float | None, str]  # value, mean, lo, hi, what it is over
 
 
@@ -88,7 +88,7 @@ def _lines(res: Results, key: str, source: str, metric: str) -> dict[Line, dict[
             vals = [r["value"] for r in rows if r["owner"] == owner and r["value"] is not None
                     and np.isfinite(r["value"])]
             if vals:
-                seeds = out.setdefault((owner, cell.f0, cell.f1, others), {}).setdefault(
+                seeds = out.setdefault((owner, cell.fractions, others), {}).setdefault(
                     json.dumps(cell.axes[key]), {})
                 seeds.setdefault(cell.seed, vals)  # one cell per seed (a GAN cell's real_own too)
     return out
@@ -112,10 +112,21 @@ def axis_points(res: Results, *, key: str, source: str, metric: str) -> dict[Lin
             for line, by_value in _lines(res, key, source, metric).items()}
 
 
+def _owner(owner: str) -> tuple[bool, int, str]:
+    """Sort key: owners 0, 1, 2, ... in number order, then pooled rows."""
+    return (not owner.isdigit(), int(owner) if owner.isdigit() else 0, owner)
+
+
 def _label(line: Line) -> str:
-    owner, f0, f1, others = line
-    where = (f"owners at {100 * f0:g} % / {100 * f1:g} %" if owner not in ("0", "1") else
-             f"this owner {100 * (f0, f1)[int(owner)]:g} %, other {100 * (f1, f0)[int(owner)]:g} %")
+    owner, fractions, others = line
+    every = " / ".join(f"{100 * f:g} %" for f in fractions)
+    if not owner.isdigit():
+        where = f"owners at {every}"
+    elif len(fractions) == 2:
+        j = int(owner)
+        where = f"this owner {100 * fractions[j]:g} %, other {100 * fractions[1 - j]:g} %"
+    else:
+        where = f"this owner {100 * fractions[int(owner)]:g} % of owners at {every}"
     return where + "".join(f", {k}={value_text(json.loads(v))}" for k, v in others)
 
 
@@ -130,7 +141,7 @@ def axis_figure(res: Results, out_dir: Path, *, key: str, source: str, metric: s
                 ) -> FigureFile | None:
     """``source``'s ``metric`` against axis ``key``; None when nothing of it is stored."""
     lines = axis_points(res, key=key, source=source, metric=metric)
-    owners = sorted({line[0] for line in lines}, key=lambda o: (o not in ("0", "1"), o))
+    owners = sorted({line[0] for line in lines}, key=_owner)
     if not owners:
         return None
     values = res.axes[key]
@@ -155,7 +166,7 @@ def axis_figure(res: Results, out_dir: Path, *, key: str, source: str, metric: s
         elif metric == N.ACCURACY and res.classes:
             ax.axhline(1 / len(res.classes), color="black", linewidth=0.8, linestyle=(0, (2, 2)),
                        label=f"random guess (1/{len(res.classes)})")
-        ax.set_title("pooled over owners" if owner not in ("0", "1") else f"owner {owner}",
+        ax.set_title(f"owner {owner}" if owner.isdigit() else "pooled over owners",
                      fontsize=10)
         if metric in BOUNDED:
             ax.set_ylim(0, 1.02)

@@ -7,6 +7,11 @@ A sweep with axes adds one figure per chosen metric against each axis
 (:mod:`privshare.reports.axis_figures`); its owner-fraction figures are
 drawn for the cells at the first value of every axis (their captions say
 which), except the privacy-utility scatter, which has a point per cell.
+
+The figures over the (owner 0, owner 1) grid (``TWO_OWNER``) are drawn from
+the two-owner cells; a sweep (or run) with cells of more owners adds a
+per-owner figure of those cells (:mod:`privshare.reports.owner_figures`),
+and its tables and answers have one line per owner.
 """
 
 from __future__ import annotations
@@ -26,11 +31,18 @@ from privshare.reports.answer import cell_answers, owner_answers
 from privshare.reports.axis_figures import METRICS, axis_figures, parse_metric
 from privshare.reports.grid_figures import attack_curves, utility_curves, utility_heatmaps
 from privshare.reports.html import Table, render, write_page
+from privshare.reports.owner_figures import owners_figure
 from privshare.reports.results import Results, load_results, value_text
 from privshare.reports.sample_figures import sample_grid
 from privshare.reports.score_figures import privacy_utility, roc_curves, score_distributions
 from privshare.reports.style import FigureFile
-from privshare.reports.tables import attack_table, cells_table, symmetry_table, utility_table
+from privshare.reports.tables import (
+    attack_table,
+    cells_table,
+    owner_utility_table,
+    symmetry_table,
+    utility_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +57,9 @@ FIGURES: dict[str, FigureFn] = {
     "privacy-utility": privacy_utility,
 }
 PER_CELL = {"privacy-utility"}  # one point per cell: drawn from every cell, whatever its axes
+TWO_OWNER = {"fig5 utility heatmaps", "fig6 utility vs fraction", "fig7 attack vs fraction",
+             "fig8-9 score distributions", "ROC curves"}  # need (owner 0, owner 1) cells
+OWNERS_FIGURE = "per-owner figure (cells of more than two owners)"
 
 
 ANSWER_NOTE = (
@@ -79,10 +94,17 @@ def _figures(res: Results, out: Path, metrics: tuple[str, ...]
              ) -> tuple[list[FigureFile], dict[str, str]]:
     drawn, skipped = [], {}
     first, setting = _first_setting(res)
+    many = any(c.owners > 2 for c in res.cells)
     for name, fn in FIGURES.items():
-        made = fn(res if name in PER_CELL else first, out)
+        if name in PER_CELL:
+            made = fn(res, out)
+        else:
+            made = fn(first.two_owner() if name in TWO_OWNER else first, out)
         if not made:
-            skipped[name] = "the stored results cannot support it (too few grid points or rows)"
+            skipped[name] = ("drawn from two-owner cells only, too few here (cells of more "
+                             "owners are in the per-owner figure)" if name in TWO_OWNER and many
+                             else "the stored results cannot support it (too few grid points "
+                                  "or rows)")
             log.info("figure %s skipped", name)
             continue
         made = made if isinstance(made, list) else [made]
@@ -91,6 +113,15 @@ def _figures(res: Results, out: Path, metrics: tuple[str, ...]
                                        "(the first value of each axis); the figures against "
                                        "the axes show every value.") for f in made]
         drawn.extend(made)
+    if many:
+        made = owners_figure(first, out)
+        if made is None:
+            skipped[OWNERS_FIGURE] = "no finished privGAN cell of more than two owners"
+        else:
+            if setting:
+                made = replace(made, caption=f"{made.caption} Drawn for the cells with {setting} "
+                                             "only (the first value of each axis).")
+            drawn.append(made)
     if res.axes:
         made = axis_figures(res, out, metrics=metrics)
         if made:
@@ -131,10 +162,9 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None,
     root = res.path.parent if res.kind == "sweep" else res.path
     out = Path(out_dir) if out_dir is not None else root / "report"
     figures, skipped = _figures(res, out, tuple(axis_metrics))
-    tables: list[Table] = [cells_table(res), utility_table(res), attack_table(res)]
-    sym = symmetry_table(res)
-    if sym is not None:
-        tables.append(sym)
+    utility, per_owner = utility_table(res), owner_utility_table(res)
+    tables: list[Table] = [cells_table(res)] + ([utility] if utility.rows or not per_owner else [])
+    tables += [t for t in (per_owner, attack_table(res), symmetry_table(res)) if t is not None]
     done = sum(c.status == "done" for c in res.cells)
     spec = res.meta.get("spec", {})
     summary = [f"{len(res.cells)} cells, {done} done, "
@@ -150,7 +180,7 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None,
     if res.kind == "run":
         answers = [a.sentence() for a in owner_answers(res.rows)]
     else:  # one line per owner of each finished privGAN cell
-        answers = [f"Cell {100 * c.f0:g} % / {100 * c.f1:g} %"
+        answers = [f"Cell {c.fractions_text()}"
                    f"{', ' + c.setting() if c.axes else ''} (training seed {c.seed}): "
                    f"{a.sentence()}" for c, owners in cell_answers(res.cells, res.rows)
                    for a in owners]

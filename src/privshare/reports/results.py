@@ -6,11 +6,14 @@ model and never trains anything. The tables are those written by
 :mod:`privshare.experiments.store`.
 
 Every row carries its cell's grid position (``f0``, ``f1``: owner 0's and
-owner 1's fraction), so "owner j's fraction" is ``(f0, f1)[j]``, and, in a
-sweep with axes, its cell's value of every axis key (a column named by the
-key, e.g. ``train.privacy_weight``). A store written before axes existed has
-no ``cell_axes`` table and reads as a sweep without axes. A run folder reads
-as a sweep of one cell.
+owner 1's fraction; ``owners``: how many owners the cell has; a cell's
+:attr:`CellInfo.fractions` lists them all, so "owner j's fraction" is
+``fractions[j]``), and, in a sweep with axes, its cell's value of every axis
+key (a column named by the key, e.g. ``train.privacy_weight``). A store
+written before axes existed has no ``cell_axes`` table and reads as a sweep
+without axes; one without a ``cell_fractions`` table (two-owner cells only,
+those written before cells could hold more owners included) reads each
+cell's owners as ``(f0, f1)``. A run folder reads as a sweep of one cell.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from privshare.experiments.store import read_axes
+from privshare.experiments.store import read_axes, read_fractions
 
 STORE_NAME = "results.sqlite"
 
@@ -51,14 +54,31 @@ class CellInfo:
     elapsed_s: float | None
     config: dict[str, Any]
     axes: dict[str, Any] = field(default_factory=dict)  # axis key -> value ({} without axes)
+    fractions: tuple[float, ...] = ()  # every owner's fraction, owner 0 first (() = (f0, f1))
+
+    def __post_init__(self) -> None:
+        if not self.fractions:
+            object.__setattr__(self, "fractions", (self.f0, self.f1))
+
+    @property
+    def owners(self) -> int:
+        return len(self.fractions)
 
     def fraction(self, owner: int | str) -> float | None:
         """Fraction of owner ``owner`` in this cell (None for pooled rows)."""
-        return {"0": self.f0, "1": self.f1}.get(str(owner))
+        text = str(owner)
+        return self.fractions[int(text)] if text.isdigit() and int(text) < self.owners else None
 
     def partner(self, owner: int | str) -> float | None:
-        """Fraction of the other owner (None for pooled rows)."""
-        return {"0": self.f1, "1": self.f0}.get(str(owner))
+        """Fraction of the other owner of a two-owner cell (None for pooled rows and for
+        cells of more owners, where there is no one other owner)."""
+        if self.owners != 2 or self.fraction(owner) is None:
+            return None
+        return self.fractions[1 - int(str(owner))]
+
+    def fractions_text(self) -> str:
+        """Its owners' fractions in words: ``2 % / 10 % / 20 %``."""
+        return " / ".join(f"{100 * f:g} %" for f in self.fractions)
 
     def position(self, owner: int | str) -> dict[str, float | None]:
         return {"owner_fraction": self.fraction(owner), "partner_fraction": self.partner(owner)}
@@ -158,12 +178,20 @@ class Results:
     def restricted(self, values: dict[str, Any]) -> Results:
         """The cells (and their rows) whose axis values include ``values``."""
         ids = {c.id for c in self.cells if all(c.axes.get(k) == v for k, v in values.items())}
+        return self._only(ids)
+
+    def two_owner(self) -> Results:
+        """The cells of two owners (and their rows): what the figures over the
+        (owner 0, owner 1) grid are drawn from."""
+        return self._only({c.id for c in self.cells if c.owners == 2})
+
+    def _only(self, ids: set[int]) -> Results:
         return replace(self, cells=[c for c in self.cells if c.id in ids],
                        rows=[r for r in self.rows if r["cell_id"] in ids], _scores={})
 
     @property
     def fractions(self) -> list[float]:
-        return sorted({c.f0 for c in self.cells} | {c.f1 for c in self.cells})
+        return sorted({f for c in self.cells for f in c.fractions})
 
     @property
     def classes(self) -> list[str]:
@@ -203,11 +231,12 @@ def _from_store(path: Path) -> Results:
     try:
         try:
             meta = {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT * FROM meta")}
-            axes = read_axes(con)
+            axes, fractions = read_axes(con), read_fractions(con)
             cells = [CellInfo(id=r["id"], key=r["key"], method=r["method"], f0=r["f0"], f1=r["f1"],
                               seed=r["seed"], status=r["status"], mirror_of=r["mirror_of"],
                               error=r["error"], elapsed_s=r["elapsed_s"],
-                              config=json.loads(r["config"]), axes=axes.get(r["id"], {}))
+                              config=json.loads(r["config"]), axes=axes.get(r["id"], {}),
+                              fractions=fractions.get(r["id"], ()))
                      for r in con.execute("SELECT * FROM cells ORDER BY id")]
             rows = [dict(r) for r in con.execute("SELECT * FROM results ORDER BY rowid")]
             artifacts = {(r["cell_id"], r["name"]): bytes(r["data"])
@@ -219,8 +248,8 @@ def _from_store(path: Path) -> Results:
     by_id = {c.id: c for c in cells}
     for r in rows:
         c = by_id[r["cell_id"]]
-        r.update(cell=c.key, cell_method=c.method, f0=c.f0, f1=c.f1, seed=c.seed,
-                 **c.position(r["owner"]), **c.axes)
+        r.update(cell=c.key, cell_method=c.method, f0=c.f0, f1=c.f1, owners=c.owners,
+                 seed=c.seed, **c.position(r["owner"]), **c.axes)
     return Results(path=path, kind="sweep", meta=meta, cells=cells, rows=rows, artifacts=artifacts)
 
 
@@ -232,15 +261,16 @@ def _from_run(root: Path) -> Results:
                            "(privshare evaluate RUN_DIR)")
     config = tomllib.loads((root / "config.toml").read_text())
     manifest = json.loads((root / "run.json").read_text())
-    f0, f1 = config["data"]["fractions"][:2]
+    fractions = tuple(float(f) for f in config["data"]["fractions"])
+    f0, f1 = fractions[:2]
     cell = CellInfo(id=0, key=root.name, method="run", f0=f0, f1=f1, seed=config["seed"],
                     status=manifest.get("status", "done"), mirror_of=None, error=None,
-                    elapsed_s=None, config=config)
+                    elapsed_s=None, config=config, fractions=fractions)
     with metrics.open(newline="") as fh:
         rows = [normalise_row(r) for r in csv.DictReader(fh)]
     for r in rows:
-        r.update(cell_id=0, cell=cell.key, cell_method="run", f0=f0, f1=f1, seed=cell.seed,
-                 mirrored=0, **cell.position(r["owner"]))
+        r.update(cell_id=0, cell=cell.key, cell_method="run", f0=f0, f1=f1, owners=cell.owners,
+                 seed=cell.seed, mirrored=0, **cell.position(r["owner"]))
     artifacts: dict[tuple[int, str], bytes] = {}
     for name in ("scores.npz", "metrics.json"):
         if (root / name).is_file():

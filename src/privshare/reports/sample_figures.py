@@ -29,10 +29,17 @@ def mosaic(x: np.ndarray, y: np.ndarray, *, per_class: int = PER_CLASS) -> np.nd
     return canvas
 
 
-def _samples(res: Results, method: str, f: float, partner: float | None) -> np.ndarray | None:
-    """Canvas of an owner at fraction ``f`` (with ``partner`` for privGAN) or None."""
+Column = tuple[str, float | None, int | None, str]  # method, partner, owners, title
+
+
+def _samples(res: Results, f: float, *, column: Column) -> np.ndarray | None:
+    """Canvas of an owner at fraction ``f`` in a cell that fits ``column`` (a two-owner
+    cell with that partner, or a cell of that many owners; any for the local GAN), or None."""
+    method, partner, owners, _ = column
     for cell in res.cells:
-        for owner in (0, 1):
+        if owners is not None and cell.owners != owners:
+            continue
+        for owner in range(cell.owners):
             if cell.fraction(owner) != f or (partner is not None and cell.partner(owner) != partner):
                 continue
             data = res.npz(cell.id, f"samples_{method}_owner{owner}.npz")
@@ -48,13 +55,17 @@ def _spread(values: list[float], k: int) -> list[float]:
 
 
 def sample_grid(res: Results, out_dir: Path) -> FigureFile | None:
-    """Rows: the owner's fraction; columns: its local GAN, then privGAN with partners."""
+    """Rows: the owner's fraction; columns: its local GAN, then privGAN with partners
+    (two-owner cells), then privGAN in cells of more owners (one column per count)."""
     fractions = _spread(res.fractions, MAX_ROWS)
-    partners = _spread(sorted({c.f1 for c in res.cells if c.method in ("privgan", "run")}),
-                       MAX_PARTNERS)
-    columns = [("gan", None, "local GAN\n(own rows only)")] + [
-        ("privgan", g, f"privGAN G1\nother owner at {100 * g:g}%") for g in partners]
-    panels = {(f, i): _samples(res, m, f, g) for f in fractions for i, (m, g, _) in enumerate(columns)}
+    privgan = [c for c in res.cells if c.method in ("privgan", "run")]
+    partners = _spread(sorted({c.f1 for c in privgan if c.owners == 2}), MAX_PARTNERS)
+    columns: list[Column] = [("gan", None, None, "local GAN\n(own rows only)")] + [
+        ("privgan", g, 2, f"privGAN G1\nother owner at {100 * g:g}%") for g in partners] + [
+        ("privgan", None, n, f"privGAN G_j\n{n} owners") for n in
+        sorted({c.owners for c in privgan if c.owners > 2})]
+    panels = {(f, i): _samples(res, f, column=col) for f in fractions
+              for i, col in enumerate(columns)}
     if all(v is None for v in panels.values()):
         return None
     first = next(v for v in panels.values() if v is not None)
@@ -63,7 +74,7 @@ def sample_grid(res: Results, out_dir: Path) -> FigureFile | None:
     fig, axes = new_figure(nrows=len(fractions), ncols=len(columns), width=max(1.8, height * aspect + 0.3),
                            height=height + 0.2)
     for r, f in enumerate(fractions):
-        for i, (_, _, title) in enumerate(columns):
+        for i, (_, _, _, title) in enumerate(columns):
             ax = axes[r][i]
             ax.set_xticks([])
             ax.set_yticks([])
@@ -80,6 +91,7 @@ def sample_grid(res: Results, out_dir: Path) -> FigureFile | None:
     fig.supylabel("owner's fraction of each class", fontsize=9)
     return save_figure(fig, out_dir, "fig4_samples", title="Synthetic samples",
                        caption="Samples from an owner's local GAN (left) and from its privGAN "
-                               "generator with the other owner at the fraction in the column title, "
-                               "by the owner's own fraction (rows). Each panel: one column per class, "
-                               f"{PER_CLASS} samples each.")
+                               "generator with the other owner at the fraction in the column title "
+                               "(or, in a cell of more owners, beside the number of owners in the "
+                               "title), by the owner's own fraction (rows). Each panel: one column "
+                               f"per class, {PER_CLASS} samples each.")

@@ -136,7 +136,7 @@ def privacy_utility(res: Results, out_dir: Path) -> FigureFile | None:
     for util_source, attack in pairs.items():
         xs, ys = [], []
         for cell in res.cells:
-            for o in ("0", "1"):
+            for o in map(str, range(cell.owners)):
                 acc = res.select(cell_id=cell.id, source=util_source, owner=o, metric=N.ACCURACY,
                                  **{"class": N.ALL})
                 adv = res.select(cell_id=cell.id, source=attack, owner=o, metric=N.ADVANTAGE,

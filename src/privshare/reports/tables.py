@@ -25,22 +25,24 @@ def _same_setting(res: Results, cell: CellInfo) -> dict:
 
 
 def cells_table(res: Results) -> Table:
-    rows = []
+    rows, owners = [], max((c.owners for c in res.cells), default=2)
     for c in res.cells:
         source = "" if c.mirror_of is None else f"mirror of {res.cell(c.mirror_of).key}"
         error = (c.error or "").strip().splitlines()[-1][:120] if c.error else ""
-        rows.append([c.key, c.method, _pct(c.f0), _pct(c.f1), str(c.seed),
+        rows.append([c.key, c.method, *(_pct(c.fraction(j)) for j in range(owners)), str(c.seed),
                      str(c.config.get("seed", "")), c.status, fmt(c.elapsed_s, 1), source or error])
-    return Table("Cells", ["cell", "method", "owner 0", "owner 1", "seed", "run seed", "status",
-                           "time (s)", "note"], rows,
+    return Table("Cells", ["cell", "method", *(f"owner {j}" for j in range(owners)), "seed",
+                           "run seed", "status", "time (s)", "note"], rows,
                  note="Each cell is one training run; its run seed is derived from the sweep seed "
-                      "and the cell's position (SeedSequence spawn keys).")
+                      "and the cell's position (SeedSequence spawn keys)."
+                      + (" –: the cell has fewer owners." if owners > 2 else ""))
 
 
 def utility_table(res: Results) -> Table:
+    """Two-owner privGAN cells, one line each (cells of more owners: :func:`owner_utility_table`)."""
     rows, keys = [], list(res.axes)
     for c in res.cells:
-        if c.method not in ("privgan", "run"):
+        if c.method not in ("privgan", "run") or c.owners != 2:
             continue
         vals = [_mean(res, cell_id=c.id, source="privgan", metric=N.ACCURACY, owner=o) for o in "01"]
         vals.append(_mean(res, cell_id=c.id, source="privgan_pooled", metric=N.ACCURACY))
@@ -58,11 +60,37 @@ def utility_table(res: Results) -> Table:
                       "stored owner at that fraction" + (" and axis values." if keys else "."))
 
 
+def owner_utility_table(res: Results) -> Table | None:
+    """privGAN cells of more than two owners, one line per owner; None if there are none."""
+    rows, keys = [], list(res.axes)
+    for c in res.cells:
+        if c.method not in ("privgan", "run") or c.owners <= 2:
+            continue
+        same = _same_setting(res, c)
+        union = _mean(res, cell_id=c.id, source="privgan_pooled", metric=N.ACCURACY)
+        for j, f in enumerate(c.fractions):
+            o = str(j)
+            vals = [_mean(res, cell_id=c.id, source=s, metric=N.ACCURACY, owner=o)
+                    for s in ("privgan", "own+privgan_pooled")]
+            vals += [union, _mean(res, source="gan", metric=N.ACCURACY, owner_fraction=f, **same),
+                     _mean(res, cell_id=c.id, source="real_own", metric=N.ACCURACY, owner=o)]
+            rows.append([c.key, o, _pct(f)] + [value_text(c.axes.get(k)) for k in keys]
+                        + [fmt(v) for v in vals])
+    if not rows:
+        return None
+    return Table("Utility per owner: cells of more than two owners",
+                 ["cell", "owner", "owner's fraction", *keys, "privGAN G_j", "own + all privGAN",
+                  "privGAN union", "GAN (owner's fraction)", "own real"], rows,
+                 note="Means over evaluation seeds; the GAN column averages every stored owner "
+                      "of the local-GAN cells at that fraction" + (" and axis values." if keys
+                                                                  else "."))
+
+
 def attack_table(res: Results) -> Table:
     rows = []
     for c in res.cells:
         for source in N.ATTACK_SOURCES:
-            for o in "01":
+            for o in map(str, range(c.owners)):
                 where = dict(cell_id=c.id, source=source, owner=o)
                 acc = _mean(res, metric=N.ATTACK_ACCURACY, **where)
                 if np.isnan(acc):
@@ -80,7 +108,8 @@ def attack_table(res: Results) -> Table:
 
 def symmetry_table(res: Results) -> Table | None:
     """privGAN G1 at (a, b) against G2 at (b, a): the owners are interchangeable."""
-    cells = {(c.f0, c.f1, c.setting()): c for c in res.cells if c.method == "privgan"}
+    cells = {(c.f0, c.f1, c.setting()): c for c in res.cells
+             if c.method == "privgan" and c.owners == 2}
     rows, diffs = [], []
     for (a, b, setting), c in sorted(cells.items()):
         if a >= b or (b, a, setting) not in cells:

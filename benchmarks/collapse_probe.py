@@ -3,7 +3,7 @@
     python -m benchmarks.collapse_probe --out-dir /tmp/probe --name r1 \\
         --set train.r1_gamma=1.0 --set train.r1_every=4
 
-Trains the ``quick`` preset's privGAN (owners at 2 % / 20 %, 60 epochs) on
+Trains the fully connected main job's privGAN (``benchmarks.lever_ablation.BASE``) (owners at 2 % / 20 %, 60 epochs) on
 digits 2 and 3 only (the quick run's worst: digit 2 never left noise), about
 2 minutes on one AVX2 thread, then prints for each owner and digit, against
 300 real test digits: k-NN precision and recall (k = 3, 300 rows each side,
@@ -63,8 +63,10 @@ def main() -> None:
     from privshare.experiments.run import run_experiment
 
     torch.set_num_threads(1)
+    from benchmarks.lever_ablation import BASE
+
     config = load_config(preset="quick", overrides=[
-        f"data.classes={list(DIGITS)}", 'train.methods=["privgan"]', *args.overrides,
+        *BASE, f"data.classes={list(DIGITS)}", 'train.methods=["privgan"]', *args.overrides,
         f'name="{args.name}"', f'out_dir="{args.out_dir}"'])
     run = run_experiment(config)
     for line in score(run.root):

@@ -5,7 +5,11 @@
         [--set 'train.precision="fp32"']
 
 Each recipe is the ``quick`` run preset (owners at 2 % and 20 % of MNIST, all
-ten digits) plus the overrides in :data:`RECIPES`; each (recipe, training
+ten digits) pinned to the fully connected settings every recipe was
+measured from (:data:`BASE`: the narrow MLPs, 60 epochs, privacy weight 1,
+no R1), so that a later change of the preset does not change a recipe's
+runs, plus the overrides in :data:`RECIPES`; ``conv16-r1-l3-e40`` is the
+``conv`` preset. Each (recipe, training
 seed) is one run folder ``<out-dir>/<recipe>-s<seed>``, trained (a killed
 run resumes), then evaluated with the ``quick`` evaluation preset at
 ``--eval-seeds`` unless its metrics.json already exists. ``--set`` adds an
@@ -33,8 +37,14 @@ from scipy import stats
 
 from benchmarks.lever_table import ATTACKS, SOURCES, _mean, print_table
 
+# the main job's fully connected settings, what every recipe starts from
+BASE: tuple[str, ...] = (
+    'model.kind="mlp"', "model.generator_widths=[128, 256, 512]",
+    "model.discriminator_widths=[512, 256, 128]", "model.conv_channels=[32, 64]",
+    "train.epochs_privgan=60", "train.epochs_gan=60",
+    "train.privacy_weight=1.0", "train.r1_gamma=0.0", "train.r1_every=1")
 RECIPES: dict[str, tuple[str, ...]] = {
-    "quick": (),  # the main job as it is
+    "quick": (),  # the main job as it is (BASE alone)
     "r1": ("train.r1_gamma=1.0", "train.r1_every=4"),  # lazy R1 on D_i's real rows
     "r1-drop": ("train.r1_gamma=1.0", "train.r1_every=4", "model.d_dropout=0.3"),
     "aug-ema": ('train.augment=["translation", "cutout"]', "train.ema_decay=0.995"),
@@ -65,7 +75,7 @@ def _run_one(recipe: str, seed: int, *, out_dir: Path, eval_seeds: list[int],
 
     name = f"{recipe}-s{seed}"
     config = load_config(preset="quick", overrides=[
-        *RECIPES[recipe], *extra, f"seed={seed}", f'name="{name}"', f'out_dir="{out_dir}"'])
+        *BASE, *RECIPES[recipe], *extra, f"seed={seed}", f'name="{name}"', f'out_dir="{out_dir}"'])
     root = out_dir / name
     if not (root / "metrics.json").is_file():
         log.info("training %s", name)

@@ -259,6 +259,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_case(json.loads(args.case))))
         return
     device = resolve_device(args.device)
+    if not args.only_whole_run and load_config(preset=args.preset,
+                                               overrides=args.overrides).model.kind != "mlp":
+        p.error(f"--preset {args.preset}: its networks are convolutional, and this benchmark counts "
+                "the FLOPs of the MLPs only; add --set 'model.kind=\"mlp\"' (the preset's MLP "
+                "widths) or time the whole run with --only-whole-run")
     whole = None
     args.whole_run = args.whole_run or args.only_whole_run
     if args.whole_run:  # first, so that its peak memory is the only child's so far

@@ -69,7 +69,7 @@ SetOpt = Annotated[
     typer.Option("--set", "-s", help="Override a config key: section.key=value (repeatable)."),
 ]
 PresetOpt = Annotated[
-    Optional[str], typer.Option("--preset", "-p", help="quick | paper | tiny")
+    Optional[str], typer.Option("--preset", "-p", help="quick | conv | paper | tiny")
 ]
 
 
@@ -222,7 +222,7 @@ def train(
 
 @app.command()
 def run(
-    preset: Annotated[str, typer.Option("--preset", "-p", help="quick | paper | tiny")] = "quick",
+    preset: Annotated[str, typer.Option("--preset", "-p", help="quick | conv | paper | tiny")] = "quick",
     set_: SetOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Run folder name.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="Parent folder of runs.")] = None,
@@ -310,7 +310,7 @@ def evaluate(
         help="Generated rows per synthetic training set (paper: 3000).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Classifier epochs (paper: 25).")] = None,
     preset: Annotated[Optional[str], typer.Option(
-        help="Evaluation preset quick | paper | tiny (default: the papers' settings).")] = None,
+        help="Evaluation preset quick | conv | paper | tiny (default: the papers' settings).")] = None,
     config_file: Annotated[Optional[Path], typer.Option(
         "--config", help="TOML file of evaluation settings (keys of EvalConfig).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option(

@@ -24,7 +24,7 @@ def test_defaults_follow_the_paper():
     assert c.model.discriminator_widths == (2048, 512, 256)
 
 
-@pytest.mark.parametrize("preset", ["quick", "paper", "tiny"])
+@pytest.mark.parametrize("preset", ["quick", "conv", "paper", "tiny"])
 def test_presets_load_and_round_trip(tmp_path, preset):
     c = load_config(preset=preset)
     save_config(c, tmp_path / "c.toml")

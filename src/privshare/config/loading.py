@@ -19,7 +19,7 @@ import tomli_w
 from privshare.config import shares
 from privshare.config.schema import ACCOUNTANTS, AUGMENTATIONS, MODEL_KINDS, PRECISIONS, RunConfig
 
-PRESETS = ("quick", "paper", "tiny")
+PRESETS = ("quick", "conv", "paper", "tiny")
 
 
 class ConfigError(ValueError):

@@ -164,7 +164,7 @@ def eval_config_to_dict(config: EvalConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
-EVAL_PRESETS = ("quick", "paper", "tiny")  # one per run preset, same names
+EVAL_PRESETS = ("quick", "conv", "paper", "tiny")  # one per run preset, same names
 
 
 def _preset_data(name: str) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class SweepSpec:
     """One sweep: a base run configuration and the grid laid over it."""
 
     name: str  # folder name of the sweep under --out-dir
-    preset: str  # run preset every cell starts from (quick | paper | tiny)
+    preset: str  # run preset every cell starts from (quick | conv | paper | tiny)
     fractions: tuple[float, ...]  # owner 0's share of each class's train rows (grid rows)
     other_fractions: tuple[float, ...] = ()  # owner 1's share (columns; () = same as fractions)
     methods: tuple[str, ...] = ("privgan", "gan")  # privgan cells and/or local-GAN (gan, dpgan) cells

@@ -73,3 +73,75 @@ def test_tls_node_auth_crash_and_restart_end_to_end(tmp_path):
             torch.testing.assert_close(g[k], v, rtol=1e-6, atol=1e-7)
     assert not (tmp_path / "intruder").exists()
     print(json.dumps({"seconds": round(elapsed, 1), "traffic": info["network-traffic"]}))
+
+
+def test_warm_owners_answer_every_message_from_one_process(tmp_path):
+    """The default localhost deployment (privshare's SuperNode wrapper, --isolation process,
+    one long-lived ClientApp per owner): every message of an owner is handled by one process
+    that built its session once, no flwr-clientapp is started, and the weights are exactly
+    the one-process run's."""
+    from privshare.federated import trace
+
+    config = tiny(tmp_path, "train.epochs_privgan=1", 'train.steps_per_epoch="4"')
+    run_dir = tmp_path / "fed"
+    files = write_owner_files(config, folder=tmp_path / "private", partition_path=run_dir / "partition.npz")
+    owners = simulation_owners(run_dir, owner_files=files)
+    settings = FederatedSettings(run_dir=str(run_dir), round_timeout=60, connect_timeout=120)
+    app = write_app(tmp_path / "app", config=config, settings=settings)
+    trace_file = tmp_path / "trace.jsonl"
+    with LocalFederation(home=tmp_path / "flower", extra_env={trace.ENV: str(trace_file)}) as fed:
+        assert fed.mode == "warm"
+        fed.start_all(owners)
+        info = fed.run_app(app, timeout=600)
+        workers = {j: fed.processes[f"clientapp_{j}"].pid for j in range(2)}
+    assert info["status"] == "finished:completed"
+    events = trace.read(trace_file)
+    handled = [e for e in events if e["event"] == "handler_start"]
+    assert len(handled) == 2 * (1 + 4 + 1)  # setup, 4 rounds, finish
+    assert {e["pid"] for e in handled} == set(workers.values())
+    assert sorted(e["pid"] for e in events if e["event"] == "session_built") == sorted(workers.values())
+    for j in range(2):
+        assert "flwr-clientapp" not in (tmp_path / "flower" / f"supernode_{j}.log").read_text()
+    reference = one_process(config)
+    dp = load_run(run_dir).central_discriminator().state_dict()
+    for k, v in reference.trainer.central.network.state_dict().items():
+        torch.testing.assert_close(dp[k], v, rtol=1e-6, atol=1e-7)
+
+
+def test_the_clientapp_process_rides_out_a_supernode_restart(tmp_path):
+    """Owner 0's SuperNode alone is SIGKILLed mid-run and started again with the same
+    command (a restart policy); its ClientApp process keeps running, serves the new
+    SuperNode with the session it already holds, and the run completes."""
+    import os
+    import signal
+
+    from privshare.federated import trace
+
+    config = tiny(tmp_path, "train.epochs_privgan=1", 'train.steps_per_epoch="4"')
+    run_dir = tmp_path / "fed"
+    files = write_owner_files(config, folder=tmp_path / "private", partition_path=run_dir / "partition.npz")
+    owners = simulation_owners(run_dir, owner_files=files)
+    settings = FederatedSettings(run_dir=str(run_dir), round_timeout=20, retries=4,
+                                 connect_timeout=120)
+    app = write_app(tmp_path / "app", config=config, settings=settings)
+    trace_file = tmp_path / "trace.jsonl"
+    with LocalFederation(home=tmp_path / "flower", extra_env={trace.ENV: str(trace_file)}) as fed:
+        fed.start_all(owners)
+        run_id = fed.submit(app)
+        _wait_for_file(run_dir / "checkpoints" / "privgan_owner_0.pt", timeout=300)
+        node = fed.processes.pop("supernode_0")
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait(timeout=15)
+        worker = fed.processes["clientapp_0"]
+        assert worker.poll() is None
+        fed._start("supernode_0", list(node.args))  # same command, same Runtime API port
+        info = fed.wait(run_id, timeout=600)
+        assert worker.poll() is None
+    assert info["status"] == "finished:completed"
+    events = trace.read(trace_file)
+    assert [e["event"] for e in events if e["pid"] == worker.pid].count("session_built") == 1
+    assert sum(e["event"] == "handler_start" and e["pid"] == worker.pid for e in events) >= 6
+    reference = one_process(config)
+    dp = load_run(run_dir).central_discriminator().state_dict()
+    for k, v in reference.trainer.central.network.state_dict().items():
+        torch.testing.assert_close(dp[k], v, rtol=1e-6, atol=1e-7)

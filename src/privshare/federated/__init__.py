@@ -7,6 +7,11 @@
 - :mod:`.harness`: an in-process Grid that records every message on the wire;
   :mod:`.audit` checks such a record.
 - :mod:`.deploy`: the Flower app folder and a localhost SuperLink + SuperNodes.
+- :mod:`.worker`: the owner's long-lived ClientApp process
+  (``privshare federated clientapp``); :mod:`.supernode`: Flower's SuperNode
+  with a short idle pull (``privshare federated supernode``);
+  :mod:`.flower_tuning`: the two patches of Flower's fixed waits they use.
+- :mod:`.trace`: phase timestamps for the benchmark (off unless asked for).
 - :mod:`.cli`: the ``privshare federated`` commands.
 
 Names below are imported on first use, so ``privshare.federated.cli`` (and

@@ -1,4 +1,4 @@
-"""``privshare federated ...``: simulate on one machine, or prepare a real deployment.
+"""``privshare federated ...``: simulate on one machine, prepare or run a real deployment.
 
 Mounted on the main CLI with ``app.add_typer(federated_app, name="federated")``.
 Torch and Flower are imported inside the commands.
@@ -20,7 +20,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 ConfigArg = Annotated[Optional[Path], typer.Argument(help="TOML config file.")]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="quick | paper | tiny")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="quick | conv | paper | tiny")]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="Override a config key: section.key=value (repeatable).")]
 NameOpt = Annotated[Optional[str], typer.Option(help="Run folder name.")]
@@ -130,3 +130,29 @@ def split(
         _fail(err)
     for j, path in enumerate(paths):
         console.print(f"  owner {j}: {path}")
+
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
+                 "help_option_names": []}
+
+
+@app.command(context_settings=_PASS_THROUGH, add_help_option=False)
+def supernode(ctx: typer.Context) -> None:
+    """flower-supernode with a short idle pull (--pull-interval S, default 0.1); other args go to it.
+
+    Start it with --isolation process and `privshare federated clientapp` next to it.
+    """
+    from privshare.federated.supernode import main
+
+    main(list(ctx.args))
+
+
+@app.command(context_settings=_PASS_THROUGH, add_help_option=False)
+def clientapp(ctx: typer.Context) -> None:
+    """The owner's long-lived ClientApp process, next to its SuperNode (--help for options).
+
+    It replaces flower-superexec + flwr-clientapp for `--isolation process` SuperNodes.
+    """
+    from privshare.federated.worker import main
+
+    main(list(ctx.args))

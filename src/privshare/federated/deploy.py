@@ -8,12 +8,20 @@ installation is switched off on both sides (``flower-superlink
 --disable-runtime-dependency-installation``; a SuperNode installs nothing
 unless started with ``--allow-runtime-dependency-installation``).
 
-:class:`LocalFederation` starts ``flower-superlink`` and one
-``flower-supernode`` per owner as subprocesses (TLS and node authentication
-when given certificates and keys), submits the app with ``flwr run`` and
-waits for the run to finish, with a timeout. It is what ``privshare
-federated simulate --engine local``, the end-to-end test and the benchmark
-use; an operator runs the same commands by hand (see docs/federated.md).
+:class:`LocalFederation` starts ``flower-superlink`` and one SuperNode per
+owner as subprocesses (TLS and node authentication when given certificates
+and keys), submits the app with ``flwr run`` and waits for the run to
+finish, with a timeout. It is what ``privshare federated simulate --engine
+local``, the end-to-end test and the benchmark use; an operator runs the
+same commands by hand (see docs/federated.md). Two ways to run an owner:
+
+- ``mode="warm"`` (the default): ``privshare federated supernode`` (Flower's
+  SuperNode with its idle pull capped at ``pull_interval`` s, see
+  :mod:`.supernode`) with ``--isolation process``, plus one long-lived
+  ``privshare federated clientapp`` (:mod:`.worker`) next to it, which keeps
+  torch imported and the owner's session in memory.
+- ``mode="stock"``: plain ``flower-supernode`` (``--isolation subprocess``):
+  Flower's 3 s idle pull and a fresh ``flwr-clientapp`` process per message.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from typing import Any
 import tomli_w
 
 from privshare.config import RunConfig
+from privshare.federated.supernode import DEFAULT_PULL_INTERVAL
+from privshare.federated.worker import DEFAULT_TASK_POLL_INTERVAL
 from privshare.federated.settings import (
     FederatedSettings,
     FederationError,
@@ -43,6 +53,7 @@ from privshare.federated.settings import (
 
 log = logging.getLogger(__name__)
 QUIET_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+MODES = ("warm", "stock")
 
 
 def write_app(folder: str | Path, *, config: RunConfig, settings: FederatedSettings) -> Path:
@@ -89,15 +100,28 @@ class LocalFederation:
     tls : certificates; None runs everything insecure on the loopback interface.
     node_keys : per owner, an OpenSSH EC private key whose ``.pub`` is registered
         with the SuperLink before the node starts (requires ``tls``).
+    mode : "warm" (a long-lived ClientApp per owner, short idle pulls) or
+        "stock" (Flower's defaults); see the module docstring.
+    pull_interval : the SuperNodes' idle pull interval in "warm" mode, seconds.
+    task_poll_interval : how often a ClientApp process asks its SuperNode for a
+        task while idle ("warm" mode), seconds.
+    extra_env : more environment variables for every process (the benchmark's
+        trace file and Flower's DEBUG log with timestamps).
     """
 
     home: Path
     tls: Tls | None = None
     node_keys: list[Path] | None = None
+    mode: str = "warm"
+    pull_interval: float = DEFAULT_PULL_INTERVAL
+    task_poll_interval: float = DEFAULT_TASK_POLL_INTERVAL
+    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise FederationError(f"mode {self.mode!r}: choose {' or '.join(MODES)}")
         self.home = Path(self.home)
         (self.home / "flwr").mkdir(parents=True, exist_ok=True)
         if self.node_keys and self.tls is None:
@@ -109,9 +133,9 @@ class LocalFederation:
 
     @property
     def env(self) -> dict[str, str]:
-        bin_dir = str(Path(sys.executable).parent)  # superexec & apps are started by name
+        bin_dir = str(Path(sys.executable).parent)  # privshare, superexec & apps: by name
         return {**os.environ, **QUIET_ENV, "FLWR_HOME": str(self.home / "flwr"),
-                "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+                "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **self.extra_env}
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
         with open(self.home / f"{name}.log", "ab") as out:  # the child keeps its own copy
@@ -140,13 +164,29 @@ class LocalFederation:
         return int(json.loads(out[out.index("{"):])["node-id"])
 
     def start_supernode(self, index: int, node: OwnerNodeConfig, *, key: Path | None = None) -> str:
-        name = f"supernode_{index}"
-        args = ["flower-supernode", "--superlink", f"127.0.0.1:{self.port}",
-                "--node-config", node.to_flag(), "--port", str(free_port())]
-        args += ["--root-certificates", str(self.tls.ca)] if self.tls else ["--insecure"]
+        """Start owner ``index``'s SuperNode (and, in "warm" mode, its ClientApp process).
+
+        :meth:`kill` and :meth:`stop` of ``supernode_<index>`` take both down,
+        as a crash of the owner's machine would.
+        """
+        name, runtime_port = f"supernode_{index}", free_port()
+        flags = ["--superlink", f"127.0.0.1:{self.port}", "--node-config", node.to_flag(),
+                 "--port", str(runtime_port)]
+        flags += ["--root-certificates", str(self.tls.ca)] if self.tls else ["--insecure"]
         if key is not None:
-            args += ["--auth-supernode-private-key", str(key)]
-        self._start(name, args)
+            flags += ["--auth-supernode-private-key", str(key)]
+        if self.mode == "stock":
+            self._start(name, ["flower-supernode", *flags])
+            return name
+        # the commands of docs/federated.md; the Runtime API is the SuperNode's local
+        # port: plain HTTP on the loopback interface, as between a SuperNode and the
+        # SuperExec it starts itself in subprocess mode
+        self._start(name, ["privshare", "federated", "supernode", "--pull-interval",
+                           str(self.pull_interval), "--isolation", "process", *flags])
+        self._start(f"clientapp_{index}", ["privshare", "federated", "clientapp",
+                                           "--runtime-api-address", f"127.0.0.1:{runtime_port}",
+                                           "--insecure", "--poll-interval",
+                                           str(self.task_poll_interval)])
         return name
 
     def start_all(self, owners: list[OwnerNodeConfig]) -> None:
@@ -174,9 +214,14 @@ class LocalFederation:
         out = self.flwr(["run", str(app), "local", "--format", "json"], timeout=120)
         return int(json.loads(out[out.index("{"):])["run-id"])
 
-    def wait(self, run_id: int, *, timeout: float) -> dict[str, Any]:
-        """Poll ``flwr ls`` until the run finishes (at most ``timeout`` s); return its entry."""
-        deadline = time.monotonic() + timeout
+    def wait(self, run_id: int, *, timeout: float, poll: float = 10.0) -> dict[str, Any]:
+        """Poll ``flwr ls`` until the run finishes (at most ``timeout`` s); return its entry.
+
+        Every ``flwr ls`` is a new Python process importing Flower (about a CPU
+        second): the first polls come 1 s apart, later ones at most ``poll`` s,
+        so the polling does not take a core from the run it waits for.
+        """
+        deadline, pause = time.monotonic() + timeout, 1.0
         while time.monotonic() < deadline:
             ls = self.flwr(["ls", "local", "--run-id", str(run_id), "--format", "json"], timeout=60)
             info = json.loads(ls[ls.index("{"):])["runs"][0]
@@ -186,7 +231,8 @@ class LocalFederation:
                                           f"{info.get('status-details')}; logs in {self.home}")
                 return info
             self._check_alive()
-            time.sleep(1.0)
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 1.5, poll)
         raise FederationError(f"run {run_id} did not finish within {timeout:g} s; logs in {self.home}")
 
     def _check_alive(self) -> None:
@@ -204,12 +250,21 @@ class LocalFederation:
             time.sleep(0.2)
         raise FederationError(f"{name} did not start within {timeout:g} s; see {path}")
 
+    def _group(self, name: str) -> list[subprocess.Popen]:
+        """``name``'s process and, for a SuperNode, its ClientApp process (each a group)."""
+        procs = [self.processes.pop(name, None)]
+        if name.startswith("supernode_"):
+            procs.append(self.processes.pop(name.replace("supernode_", "clientapp_"), None))
+        return [p for p in procs if p is not None]
+
     def kill(self, name: str) -> None:
         """SIGKILL a process and everything it started: a crash, no goodbye to the SuperLink."""
-        proc = self.processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
+        procs = self._group(name)
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:
+            proc.wait(timeout=15)
 
     def restart_supernode(self, index: int, node: OwnerNodeConfig, *, key: Path | None = None,
                           timeout: float = 180.0) -> str:
@@ -234,25 +289,27 @@ class LocalFederation:
             if proc.poll() is None:
                 self.stop(name)
                 break
-            self.processes.pop(name, None)
+            self.stop(name)  # its ClientApp process too
             time.sleep(5.0)
         raise FederationError(f"{name} was not taken back within {timeout:g} s; see {path}")
 
     def stop(self, name: str) -> None:
-        proc = self.processes.pop(name, None)
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):  # the node and what it started
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+        procs = self._group(name)
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):  # each and what it started
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
 
     def close(self) -> None:
-        for name in [n for n in self.processes if n != "superlink"] + ["superlink"]:
+        for name in [n for n in self.processes if n.startswith("supernode_")] + ["superlink"]:
+            self.stop(name)
+        for name in list(self.processes):  # anything left (a ClientApp whose node is gone)
             self.stop(name)
 
     def __enter__(self) -> LocalFederation:

@@ -190,12 +190,17 @@ def run_in_process(
     wire: Wire | None = None,
     deliver: Deliver | None = None,
     on_grid: Callable[[InProcessGrid], None] | None = None,
+    warm: bool = False,
 ) -> FederatedResult:
     """Run the ServerApp logic against one ClientApp per owner, in this process.
 
     ``owners[j]`` is owner j's node config (its data file and folder). Node ids
     are 10001, 10002, ... in owner order. ``on_grid`` is handed the grid before
-    the server starts (a test that restarts a node holds on to it).
+    the server starts (a test that restarts a node holds on to it). ``warm``
+    keeps each owner's session in memory between messages, as the long-lived
+    ClientApp process does (:func:`privshare.federated.client_app.keep_sessions`);
+    by default every message starts from the owner's checkpoint, as a fresh
+    ``flwr-clientapp`` process does.
     """
     flwr_run_config = run_config(config, settings)
     run_id = 1
@@ -208,8 +213,17 @@ def run_in_process(
     if on_grid is not None:
         on_grid(grid)
     server_config, server_settings = parse_run_config(flwr_run_config)  # as the ServerApp does
-    with _server_identity(run_id):
-        return run_server(grid, config=server_config, settings=server_settings)
+    from privshare.federated import client_app
+
+    before = client_app.kept_sessions()
+    if warm:
+        client_app.keep_sessions(True)
+    try:
+        with _server_identity(run_id):
+            return run_server(grid, config=server_config, settings=server_settings)
+    finally:
+        if warm and not before:
+            client_app.keep_sessions(False)
 
 
 def simulation_owners(folder: str | Path, *, owner_files: list[Path]) -> list[OwnerNodeConfig]:

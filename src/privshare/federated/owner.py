@@ -1,10 +1,11 @@
 """Owner j's side of federated privGAN: plain PyTorch, no Flower types.
 
-Every call loads the owner's state from its own disk, runs the SAME step
-functions as :class:`privshare.training.PrivGANTrainer` and saves the state
-back before the reply leaves, so a node that is killed and restarted goes on
-from its checkpoint, and a round that is asked for twice is answered from
-the saved reply instead of being trained twice.
+A session starts from the owner's checkpoint on its own disk (a fresh
+process per message, or once for a long-lived ClientApp process), runs the
+SAME step functions as :class:`privshare.training.PrivGANTrainer` and saves
+the state back before every reply leaves, so a node that is killed and
+restarted goes on from its checkpoint, and a round that is asked for twice
+is answered from the saved reply instead of being trained twice.
 
 One round with K local steps, given DP's current weights W (the server's)::
 
@@ -50,6 +51,7 @@ from privshare.training.steps import (
     discriminator_step,
     privgan_generator_step,
 )
+from privshare.federated import trace
 from privshare.federated.data import load_owner_rows
 from privshare.federated.records import RoundOrder
 from privshare.federated.settings import FederationError, OwnerNodeConfig
@@ -154,7 +156,9 @@ class OwnerSession:
         }
         if g_losses:
             metrics["g"] = float(torch.stack(g_losses).mean()) / c
+        trace.event("owner_steps_done", owner=self.node.owner, round=order.round)
         self._commit(order.round, {"grads": grads, "metrics": metrics}, finished=False)
+        trace.event("owner_saved", owner=self.node.owner, round=order.round)
         return grads, metrics
 
     def finish(self, dp_weights: dict[str, torch.Tensor], order: RoundOrder) -> dict[str, float]:

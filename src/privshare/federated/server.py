@@ -26,6 +26,7 @@ from privshare.config import RunConfig
 from privshare.seeding import CENTRAL, INIT, STAGE_PRIVGAN, derive_seed
 from privshare.training import CentralState, master_dtype, resolve_device, steps_per_epoch
 from privshare.federated import records as rec
+from privshare.federated import trace
 from privshare.federated.records import ReplyRejected, RoundOrder
 from privshare.federated.run_folder import ServerRunFolder
 from privshare.federated.settings import PROTOCOL, FederatedSettings, FederationError
@@ -66,7 +67,7 @@ def _payload_bytes(content: RecordDict) -> int:
     )
 
 
-POLL_S = 0.2  # how often the server asks the SuperLink for replies (Flower's own loop: 3 s)
+POLL_S = 0.05  # how often the server asks the SuperLink for replies (Flower's own loop: 3 s)
 RESEND_S = 5.0  # pause before re-sending to a node the SuperLink reports offline
 _LINK_ERRORS = {ErrorCode.NODE_UNAVAILABLE, ErrorCode.MESSAGE_UNAVAILABLE,
                 ErrorCode.REPLY_MESSAGE_UNAVAILABLE}
@@ -96,7 +97,9 @@ def _send_and_receive(
 
     def push(keys: list[int]) -> None:
         messages = [Message(content, targets[k], message_type, group_id=label) for k in keys]
+        trace.event("server_pushing", group=label, nodes=[targets[k] for k in keys])
         ids = list(grid.push_messages(messages)) if messages else []
+        trace.event("server_pushed", group=label, nodes=[targets[k] for k in keys])
         for k, mid in zip(keys, ids + [None] * (len(keys) - len(ids))):
             if mid is None:
                 why[k] = "the SuperLink did not accept the message"
@@ -110,6 +113,7 @@ def _send_and_receive(
             k = in_flight.pop(reply.metadata.reply_to_message_id, None)
             if k is None:
                 continue
+            trace.event("server_got_reply", group=label, node=targets[k])
             if reply.has_error() and reply.error.code in _LINK_ERRORS:
                 why[k] = f"the SuperLink answered: {reply.error.reason}"
                 log.info("%s: node %d: %s; sending again in %g s", label, targets[k],

@@ -10,6 +10,7 @@ import logging
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
+from privshare.federated.flower_tuning import fast_object_pulls
 from privshare.federated.server import run_server
 from privshare.federated.settings import parse_run_config
 
@@ -20,6 +21,9 @@ app = ServerApp()
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
+    # replies are listed before their arrays are uploaded; Flower retries such an
+    # array after 1 s, 2 s, ...: retry after 0.02 s (undocumented; see flower_tuning)
+    fast_object_pulls()
     config, settings = parse_run_config(dict(context.run_config))
     result = run_server(grid, config=config, settings=settings)
     log.warning(

@@ -41,8 +41,8 @@ def simulate(
     owners = simulation_owners(root, owner_files=files)
     settings = FederatedSettings(local_steps=local_steps, round_timeout=round_timeout,
                                  connect_timeout=max(round_timeout, 120.0), run_dir=str(root))
-    if engine == "inprocess":
-        return run_in_process(config, settings=settings, owners=owners)
+    if engine == "inprocess":  # each owner's session stays in memory, as in a deployment
+        return run_in_process(config, settings=settings, owners=owners, warm=True)
     from privshare.federated.deploy import LocalFederation, write_app
 
     with LocalFederation(home=root / "flower") as federation:

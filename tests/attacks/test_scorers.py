@@ -162,3 +162,30 @@ def test_the_nonmember_split_setting_is_checked():
 
     with pytest.raises(ConfigError, match="nonmembers_from='holdout': train or test"):
         eval_config_from_dict({"nonmembers_from": "holdout"})
+
+
+def test_both_blackbox_statistics_of_one_generator_draw_its_samples_once():
+    """mc_* and nn_* of one generator share one draw per seed; the scores are those of fresh draws."""
+    run, calls = StandInRun(), []
+    generate = run.generate
+
+    def counted(method, owner, *, n_per_class, seed):
+        calls.append((method, owner, seed))
+        return generate(method, owner, n_per_class=n_per_class, seed=seed)
+
+    run.generate = counted
+    config = replace(CONFIG, attacks=("mc_gan", "nn_gan", "mc_privgan", "nn_privgan"))
+    res = privacy_evaluation(run, x_train=run.x, partition=run.partition, reference=run.x[:50],
+                             config=config, seed=0)
+    assert len(calls) == len(set(calls)) == 4  # (gan, privgan) x (owner 0, owner 1), once each
+    x, y = run.x[:40], run.labels[:40]
+    for statistic in ("eps_ball", "nearest"):
+        fresh = score("monte_carlo", run, owner=0, x=x, y=y, method="gan", statistic=statistic,
+                      samples_per_class=60, seed=5)
+        cache: dict = {}
+        first, again = (score("monte_carlo", run, owner=0, x=x, y=y, method="gan",
+                              statistic=statistic, samples_per_class=60, seed=5, cache=cache)
+                        for _ in range(2))
+        np.testing.assert_array_equal(first, fresh)
+        np.testing.assert_array_equal(again, fresh)
+    assert res.rows

@@ -96,6 +96,25 @@ def test_the_same_seed_gives_identical_numbers(evaluation, tiny_run):
     assert again.rows == first
 
 
+def test_two_worker_processes_give_the_numbers_of_one(evaluation, tiny_run):
+    """Classifiers and attacks spread over two processes (one torch thread each) give the rows
+    of the in-process evaluation, in the same order."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count, so sums run in the same order
+    try:
+        one = evaluate_run(tiny_run, seeds=(0, 1), config=FAST, write=False)
+        two = evaluate_run(tiny_run, seeds=(0, 1), config=replace(FAST, workers=2), write=False)
+    finally:
+        torch.set_num_threads(threads)
+    key = [(r["source"], r["owner"], r["seed"], r["metric"], r["class"]) for r in one.rows]
+    assert key == [(r["source"], r["owner"], r["seed"], r["metric"], r["class"]) for r in two.rows]
+    np.testing.assert_allclose([r["value"] for r in two.rows], [r["value"] for r in one.rows],
+                               rtol=1e-6, atol=1e-9)
+    assert set(two.counts) == {"0", "1"} and two.counts["1"]["timings_s"]["privacy"] > 0
+
+
 def test_the_cli_prints_the_tables_and_refuses_bad_input(tiny_run, tmp_path):
     ok = runner.invoke(app, ["evaluate", str(tiny_run.root), "--samples", "60", "--epochs", "1",
                              "-s", "batch_size=32", "-s", "feature_rows=150", "-s", "feature_epochs=1",

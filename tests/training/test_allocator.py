@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import privshare.training.loop as loop_mod
-import privshare.training.runtime as runtime
+import privshare.hardware as runtime  # the allocator rule lives there (training re-exports it)
 from privshare.training import PrivGANTrainer, fit
 from tests.training.helpers import tiny_config, tiny_rows
 

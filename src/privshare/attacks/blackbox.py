@@ -91,21 +91,30 @@ def generate_many(run: Run, method: str, owner: int, *, n_per_class: int, seed: 
 def monte_carlo_scores(
     run: Run, *, owner: int, x: np.ndarray, y: np.ndarray, method: str = "privgan",
     statistic: str = "eps_ball", samples_per_class: int = 10000, seed: int = 0,
-    embed: Embedding | None = None,
+    embed: Embedding | None = None, cache: dict | None = None,
 ) -> np.ndarray:
     """Score candidates ``x`` (labels ``y``) against owner's generator of ``method``; (n,).
 
     eps is set per class from the candidates passed in, so pass the attack
-    pool (members and non-members) in one call.
+    pool (members and non-members) in one call. ``cache``: a dict shared by
+    the calls of one evaluation seed; the embedded samples of one generator,
+    count, seed and embedding are drawn once and reused (both statistics of
+    one generator then score against the same samples, as without it).
     """
     if statistic not in STATISTICS:
         raise ValueError(f"statistic={statistic!r}: choose one of {', '.join(STATISTICS)}")
     if method not in run.methods:
         raise ValueError(f"method {method!r} was not trained in {run.root}; it has {run.methods}")
     embed = embed or pixel_embedding
-    gen_x, gen_y = generate_many(run, method, owner, n_per_class=samples_per_class, seed=seed)
+    key = (method, owner, samples_per_class, seed, id(embed))
+    features = None if cache is None else cache.get(key)
+    if features is None:
+        gen_x, gen_y = generate_many(run, method, owner, n_per_class=samples_per_class, seed=seed)
+        features = {int(c): embed(gen_x[gen_y == c]) for c in np.unique(gen_y)}
+        if cache is not None:
+            cache[key] = features
     out = np.zeros(len(x))
     for c in np.unique(y):
         rows = y == c
-        out[rows] = _class_scores(embed(x[rows]), embed(gen_x[gen_y == c]), statistic)
+        out[rows] = _class_scores(embed(x[rows]), features[int(c)], statistic)
     return out

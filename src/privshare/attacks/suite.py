@@ -152,7 +152,7 @@ def privacy_evaluation(
     skipped = sorted(set(config.attacks) - set(sources))
     if skipped:
         log.info("attacks %s skipped: %s has no models for them", skipped, run.root)
-    embed = None
+    embed, generated = None, {}  # generated: the black-box samples of this seed, drawn once
     if any(PLAN[s][0] == "monte_carlo" for s in sources):
         embed = make_embedding(config.blackbox_space, reference=reference,
                                components=config.blackbox_components)
@@ -165,7 +165,7 @@ def privacy_evaluation(
             if PLAN[source][0] == "monte_carlo":
                 method_index = METHODS.index(PLAN[source][1])  # privgan 0, gan 1, dpgan 2
                 options = {"samples_per_class": config.blackbox_samples, "embed": embed,
-                           "seed": R.stream_seed(root, seed, R.BLACKBOX, method_index, owner)}
+                           "cache": generated, "seed": R.stream_seed(root, seed, R.BLACKBOX, method_index, owner)}
             log.info("attack %s on owner %d (seed %d)", source, owner, seed)
             _attack_owner(run, source, owner=owner, pools=pools, x_train=x_rows,
                           labels=labels, seed=seed, options=options, config=config, out=out)

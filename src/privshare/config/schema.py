@@ -93,6 +93,7 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 (autocast, fp32 master weights) | auto (bf16 if native) | fp64
     tune_allocator: bool = True  # glibc keeps freed memory for reuse (faster CPU steps; RSS stays at its peak)
     compile: bool = False  # torch.compile each network's forward (slower on our CPU; eager if it fails)
+    concurrent_methods: bool = False  # train privGAN beside the other methods, one CPU thread each
 
 
 @dataclass(frozen=True)

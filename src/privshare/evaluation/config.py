@@ -89,6 +89,7 @@ class EvalConfig:
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
     precision: str = "fp32"  # classifiers' forward passes: fp32 | bf16 (autocast) | auto (bf16 where native)
     threads: int = 0  # torch CPU threads while evaluating (0 = leave torch's setting)
+    workers: int = 1  # processes training classifiers and attacking at once, one thread each (0 = one per torch thread)
 
 
 def _check(ok: bool, message: str) -> None:
@@ -117,8 +118,10 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
                  "feature_epochs", "neighbours", "members",
                  "nonmembers", "bins", "blackbox_samples", "blackbox_components"):
         _check(getattr(c, name) >= 1, f"{name}={getattr(c, name)} must be >= 1")
-    for name in ("real_rows", "feature_rows", "threads", "check_every", "quality_rows"):
+    for name in ("real_rows", "feature_rows", "check_every", "quality_rows"):
         _check(getattr(c, name) >= 0, f"{name}={getattr(c, name)} must be >= 0 (0 = no limit)")
+    _check(c.threads >= 0, f"threads={c.threads} must be >= 0 (0 = torch's setting)")
+    _check(c.workers >= 0, f"workers={c.workers} must be >= 0 (0 = one per torch thread)")
     _check(c.optimizer in ("adam", "adadelta"), f"optimizer={c.optimizer!r}: adam or adadelta")
     _check(c.lr > 0, f"lr={c.lr} must be > 0")
     _check(all(0 < f < 1 for f in c.fpr_levels), f"fpr_levels={list(c.fpr_levels)}: each in (0, 1)")

@@ -33,9 +33,12 @@ one dataset share it and their distances are comparable.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from torch import nn
 
 from privshare.artifacts import Run
 from privshare.data import Dataset, Partition
@@ -44,6 +47,7 @@ from privshare.evaluation.classifier import embed, predict, resolve_device, trai
 from privshare.evaluation.config import POOLED_SOURCES as POOLED
 from privshare.evaluation.config import UTILITY_SOURCES, EvalConfig, EvaluationError
 from privshare.evaluation.fitting import SourceError, check_source, fit_converged
+from privshare.evaluation.parallel import Job, run_jobs
 from privshare.evaluation.quality import frechet_distance, precision_recall
 from privshare.seeding import CENTRAL
 
@@ -173,15 +177,13 @@ def _accuracy_rows(pred: np.ndarray, truth: np.ndarray, *, classes: tuple[int, .
     return rows
 
 
-def _feature_network(run: Run, *, dataset: Dataset, config: EvalConfig, seed: int, device):
-    """The converged protocol's CNN trained on real train rows; seeded by the evaluation seed only."""
-    keep = np.flatnonzero(np.isin(dataset.y_train, run.classes))
-    keep = keep[_subset(len(keep), config.feature_rows, seed=R.stream_seed(0, seed, R.FEATURES))]
+def feature_network(x: np.ndarray, y: np.ndarray, *, classes: int, config: EvalConfig, seed: int,
+                    device) -> nn.Module:
+    """The converged protocol's CNN trained on real train rows ``x`` (class positions ``y``)."""
     return train_classifier(
-        dataset.x_train[keep], run.class_index(dataset.y_train[keep]), classes=len(run.classes),
-        epochs=config.feature_epochs, batch_size=config.fit_batch_size, optimizer="adam",
-        lr=config.fit_lr, network=config.network, seed=R.stream_seed(0, seed, R.FEATURES, 1),
-        device=device, precision=config.precision)
+        x, y, classes=classes, epochs=config.feature_epochs, batch_size=config.fit_batch_size,
+        optimizer="adam", lr=config.fit_lr, network=config.network, seed=seed, device=device,
+        precision=config.precision)
 
 
 def _quality_rows(real: np.ndarray, fake: np.ndarray, *, config: EvalConfig, source: str,
@@ -204,10 +206,9 @@ def _quality_rows(real: np.ndarray, fake: np.ndarray, *, config: EvalConfig, sou
             R.metric_row(**row, metric=R.RECALL, value=recall, n=n)]
 
 
-def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, run: Run, config: EvalConfig,
+def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, classes: int, config: EvalConfig,
          steps: int | None, seed: int, device, name: str):
     """One classifier on one source; returns (model, extra rows' values)."""
-    classes = len(run.classes)
     if protocol == "paper":
         model = train_classifier(
             x, y, classes=classes, epochs=config.epochs, steps=steps,
@@ -219,45 +220,129 @@ def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, run: Run, config: EvalC
         batch_size=config.fit_batch_size, val_fraction=config.val_fraction,
         patience=config.patience, check_every=config.check_every, max_steps=config.max_steps,
         seed=seed, device=device, precision=config.precision, name=name)
-    log.info("  converged protocol: best step %d of %d, validation accuracy %.3f%s",
-             rep.best_step, rep.steps, rep.best_val_accuracy, " (step cap reached)" * rep.capped)
     return model, {R.FIT_STEPS: (rep.steps, rep.train_rows), R.FIT_BEST_STEP: (rep.best_step, None),
                    R.FIT_VAL_ACCURACY: (rep.best_val_accuracy, rep.val_rows),
                    R.FIT_CAPPED: (float(rep.capped), None)}
 
 
-def utility_evaluation(
-    run: Run, *, dataset: Dataset, partition: Partition, config: EvalConfig, seed: int
-) -> UtilityResult:
-    """Accuracy (overall and per class, per protocol) and image quality of every source, one seed."""
+@dataclass(frozen=True)
+class FitOutcome:
+    """What one classifier left: its test predictions, its fit rows' values and its time."""
+
+    pred: np.ndarray  # class positions predicted for the test rows (m,)
+    extra: dict[str, tuple[float, int | None]]  # fit metric -> (value, n)
+    seconds: float
+
+
+def fit_source(x: np.ndarray, y: np.ndarray, *, x_test: np.ndarray, protocol: str, classes: int,
+               config: EvalConfig, steps: int | None, seed: int, device, name: str) -> FitOutcome:
+    """Train one classifier on a source (uint8 ``x``, class positions ``y``), predict ``x_test``."""
+    start = time.perf_counter()
+    model, extra = _fit(x, y, protocol=protocol, classes=classes, config=config, steps=steps,
+                        seed=seed, device=device, name=name)
+    pred = predict(model, x_test, precision=config.precision)
+    return FitOutcome(pred=pred, extra=extra, seconds=time.perf_counter() - start)
+
+
+@dataclass
+class UtilityPlan:
+    """One evaluation seed's training sets and the classifiers to train on them."""
+
+    seed: int
+    sets: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  # (source, owner) -> (x, labels)
+    x_test: np.ndarray
+    y_test: np.ndarray  # class positions
+    features: dict[str, Any]  # feature_network's arguments
+    fits: list[tuple[tuple[str, str, str, int], dict[str, Any]]]  # (source, owner, protocol, p)
+
+
+def plan_utility(run: Run, *, dataset: Dataset, partition: Partition, config: EvalConfig,
+                 seed: int) -> UtilityPlan:
+    """Draw seed ``seed``'s training sets, refuse one that cannot be fitted, list the fits."""
     device = resolve_device(config.device)
-    root = run.config.seed
+    root, classes = run.config.seed, len(run.classes)
     sets = training_sets(run, dataset=dataset, partition=partition, config=config, seed=seed)
     check_training_sets(sets, run=run, config=config)
     test = np.isin(dataset.y_test, run.classes)
     x_test, y_test = dataset.x_test[test], run.class_index(dataset.y_test[test])
-    features = _feature_network(run, dataset=dataset, config=config, seed=seed, device=device)
+    keep = np.flatnonzero(np.isin(dataset.y_train, run.classes))
+    keep = keep[_subset(len(keep), config.feature_rows, seed=R.stream_seed(0, seed, R.FEATURES))]
+    features = dict(x=dataset.x_train[keep], y=run.class_index(dataset.y_train[keep]),
+                    classes=classes, config=config, device=device,
+                    seed=R.stream_seed(0, seed, R.FEATURES, 1))  # seeded by the evaluation seed only
     steps = config.epochs * -(-config.samples // config.batch_size) if config.equal_steps else None
-    real_features = embed(features, x_test, precision=config.precision)
-    out = UtilityResult()
+    fits = []
     for (source, owner), (x, y) in sets.items():
         k, key = UTILITY_SOURCES.index(source), CENTRAL if owner == R.ALL else int(owner)
-        out.sizes[f"{source}/{owner}"] = len(x)
         for p, protocol in enumerate(config.protocols):
             if p > 0 and protocol == "paper" and source not in config.paper_sources:
                 continue
-            log.info("utility: %s owner %s, %d rows, %s protocol (seed %d)", source, owner, len(x),
-                     protocol, seed)
-            model, extra = _fit(x, run.class_index(y), protocol=protocol, run=run, config=config,
-                                steps=steps, device=device, name=f"{source} (owner {owner})",
-                                seed=R.stream_seed(root, seed, R.UTILITY, k, key, p))
+            fits.append(((source, owner, protocol, p), dict(
+                x=x, y=run.class_index(y), x_test=x_test, protocol=protocol, classes=classes,
+                config=config, steps=steps, device=device, name=f"{source} (owner {owner})",
+                seed=R.stream_seed(root, seed, R.UTILITY, k, key, p))))
+    return UtilityPlan(seed=seed, sets=sets, x_test=x_test, y_test=y_test, features=features,
+                       fits=fits)
+
+
+def utility_jobs(plan: UtilityPlan) -> list[Job]:
+    """The feature network, then one job per classifier (``cost``: its training rows)."""
+    jobs = [Job(feature_network, plan.features, cost=len(plan.features["x"]))]
+    return jobs + [Job(fit_source, kw, cost=len(kw["x"])) for _, kw in plan.fits]
+
+
+def log_fit(plan: UtilityPlan, index: int, outcome: FitOutcome) -> None:
+    """One progress line per finished classifier (``index`` into ``plan.fits``)."""
+    (source, owner, protocol, _), kw = plan.fits[index]
+    accuracy = float((outcome.pred == plan.y_test).mean())
+    steps = outcome.extra.get(R.FIT_STEPS)
+    detail = "" if steps is None else (
+        f", best step {int(outcome.extra[R.FIT_BEST_STEP][0])} of {int(steps[0])}, validation "
+        f"accuracy {outcome.extra[R.FIT_VAL_ACCURACY][0]:.3f}"
+        + " (step cap reached)" * bool(outcome.extra[R.FIT_CAPPED][0]))
+    log.info("utility: %s owner %s, %d rows, %s protocol (seed %d): test accuracy %.3f%s, %.0f s",
+             source, owner, len(kw["x"]), protocol, plan.seed, accuracy, detail, outcome.seconds)
+
+
+def fit_logger(plan: UtilityPlan, offset: int = 0):
+    """``on_done`` for :func:`run_jobs` over ``utility_jobs(plan)`` placed at ``offset`` in a
+    longer job list: a line per finished classifier (job 0 of the plan is the feature network)."""
+    def done(index: int, result: Any) -> None:
+        if index - offset > 0:
+            log_fit(plan, index - offset - 1, result)
+    return done
+
+
+def utility_rows(run: Run, plan: UtilityPlan, *, features: nn.Module, fits: list[FitOutcome],
+                 config: EvalConfig) -> UtilityResult:
+    """Accuracy rows (overall and per class, per protocol) and image quality of every source."""
+    root, seed = run.config.seed, plan.seed
+    outcome = {key: f for (key, _), f in zip(plan.fits, fits)}
+    real_features = embed(features, plan.x_test, precision=config.precision)
+    out = UtilityResult()
+    for (source, owner), (x, _) in plan.sets.items():
+        k, key = UTILITY_SOURCES.index(source), CENTRAL if owner == R.ALL else int(owner)
+        out.sizes[f"{source}/{owner}"] = len(x)
+        for p, protocol in enumerate(config.protocols):
+            fit = outcome.get((source, owner, protocol, p))
+            if fit is None:
+                continue
             metric = R.ACCURACY if p == 0 else f"{R.ACCURACY}_{protocol}"
-            out.rows += _accuracy_rows(predict(model, x_test, precision=config.precision), y_test, classes=run.classes,
-                                       source=source, owner=owner, seed=seed, metric=metric)
+            out.rows += _accuracy_rows(fit.pred, plan.y_test, classes=run.classes, source=source,
+                                       owner=owner, seed=seed, metric=metric)
             out.rows += [R.metric_row(source=source, owner=owner, seed=seed, metric=m, cls=R.ALL,
-                                      value=v, n=n) for m, (v, n) in extra.items()]
+                                      value=v, n=n) for m, (v, n) in fit.extra.items()]
         out.rows += _quality_rows(real_features, embed(features, x, precision=config.precision),
-                                  config=config, source=source,
-                                  owner=owner, seed=seed,
+                                  config=config, source=source, owner=owner, seed=seed,
                                   sample_seed=R.stream_seed(root, seed, R.FEATURES, k, key))
     return out
+
+
+def utility_evaluation(
+    run: Run, *, dataset: Dataset, partition: Partition, config: EvalConfig, seed: int
+) -> UtilityResult:
+    """Accuracy (overall and per class, per protocol) and image quality of every source, one seed,
+    every classifier trained in this process."""
+    plan = plan_utility(run, dataset=dataset, partition=partition, config=config, seed=seed)
+    done = run_jobs(utility_jobs(plan), workers=1, on_done=fit_logger(plan))
+    return utility_rows(run, plan, features=done[0], fits=done[1:], config=config)

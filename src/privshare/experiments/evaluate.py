@@ -9,7 +9,13 @@ and the run's dataset, read again from its configured source::
                        (later seeds under "seed<k>/<source>/<owner>/<class>/<group>")
 
 Each file is written through a temporary file and a rename; metrics.json last.
-The same run, settings and seeds give identical files.
+The classifiers and each seed's attacks are independent jobs; with
+``workers`` > 1 they run in that many processes at once
+(:mod:`privshare.evaluation.parallel`). The same run, settings and seeds give
+identical files whatever the number of workers (up to the last bits of floats
+where torch's thread count changes the order of sums). A seed's
+``timings_s`` in metrics.json are the seconds of its classifiers and of its
+attacks, which overlap when several workers run.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from privshare.artifacts.lock import run_folder_lock
 from privshare.attacks import privacy_evaluation
 from privshare.data import Dataset
 from privshare.data.arrays import load_arrays
-from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict, utility_evaluation
+from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict
+from privshare.evaluation.parallel import Job, resolve_workers, run_jobs
+from privshare.evaluation.utility import fit_logger, plan_utility, utility_jobs, utility_rows
 from privshare.evaluation.config import validate_eval_config
 from privshare.evaluation.classifier import resolve_device
 from privshare.evaluation.summary import summarise_rows
 from privshare.experiments.run import prepare_data
-from privshare.hardware import resolve_precision
+from privshare.hardware import keep_freed_memory, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +134,12 @@ def _data(run: Run, dataset: Dataset | None = None):
     return dataset, partition
 
 
+def _privacy(**kwargs: Any) -> tuple[Any, float]:
+    """:func:`privacy_evaluation` and its seconds (a job of :func:`run_jobs`)."""
+    start = time.perf_counter()
+    return privacy_evaluation(**kwargs), time.perf_counter() - start
+
+
 def _nonmembers_from_test(config: EvalConfig, partition, dataset: Dataset, *, root) -> EvalConfig:
     """A partition without non-member train rows (a run fitted on arrays) draws its attack
     non-members from the test split, at most half of each class's test rows, so the
@@ -182,21 +196,42 @@ def _evaluate(run: Run, config: EvalConfig, *, write: bool,
     if config.threads:
         torch.set_num_threads(config.threads)
     rows, counts, scores = [], {}, {}
+    keep_freed_memory()  # as training does: the classifiers' steps page-fault less
     try:
-        for i, seed in enumerate(seeds):
-            log.info("evaluating %s, seed %d", run.root, seed)
-            t0 = time.perf_counter()
-            utility = utility_evaluation(run, dataset=dataset, partition=partition, config=config,
-                                         seed=seed)
-            t1 = time.perf_counter()
-            privacy = privacy_evaluation(run, x_train=dataset.x_train, partition=partition,
-                                         reference=dataset.x_test, config=config, seed=seed,
-                                         reference_labels=dataset.y_test)
+        workers = resolve_workers(config.workers)
+        # every seed's training sets first: a source that cannot be fitted is refused before
+        # any classifier trains
+        plans = [plan_utility(run, dataset=dataset, partition=partition, config=config, seed=s)
+                 for s in seeds]
+        jobs, first, loggers = [], [], []
+        for plan in plans:
+            first.append(len(jobs))
+            loggers.append(fit_logger(plan, offset=len(jobs)))
+            jobs += utility_jobs(plan)
+        attacks_at = len(jobs)
+        jobs += [Job(_privacy, dict(run=run, x_train=dataset.x_train, partition=partition,
+                                    reference=dataset.x_test, config=config, seed=s,
+                                    reference_labels=dataset.y_test), cost=float("inf"))
+                 for s in seeds]
+
+        def done(index: int, result: Any) -> None:
+            if index >= attacks_at:
+                log.info("attacks of seed %d done, %.0f s", seeds[index - attacks_at], result[1])
+            else:
+                loggers[sum(index >= f for f in first) - 1](index, result)
+
+        log.info("evaluating %s: seeds %s, %d jobs on %d worker%s", run.root, list(seeds),
+                 len(jobs), workers, "s" * (workers > 1))
+        results = run_jobs(jobs, workers=workers, on_done=done)
+        for i, (seed, plan) in enumerate(zip(seeds, plans)):
+            mine = results[first[i]:first[i] + 1 + len(plan.fits)]
+            utility = utility_rows(run, plan, features=mine[0], fits=mine[1:], config=config)
+            privacy, privacy_s = results[attacks_at + i]
             rows += utility.rows + privacy.rows
             counts[str(seed)] = {
                 "training_rows": utility.sizes, "attack_pools": privacy.counts,
-                "timings_s": {"utility": round(t1 - t0, 3),  # classifiers and image quality
-                              "privacy": round(time.perf_counter() - t1, 3)},
+                "timings_s": {"utility": round(sum(f.seconds for f in mine[1:]), 3),  # classifiers
+                              "privacy": round(privacy_s, 3)},
             }
             prefix = "" if i == 0 else f"seed{seed}/"
             scores.update({prefix + k: v for k, v in privacy.scores.items()})

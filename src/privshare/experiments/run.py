@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -118,6 +120,14 @@ def _manifest(config: RunConfig, dataset: Dataset, partition: Partition, device)
     }
 
 
+class Trained(NamedTuple):
+    """What training one method adds to the run's history and manifest."""
+
+    histories: dict[str, list]
+    steps_per_epoch: dict[str, int]
+    dpsgd: dict | None  # the privacy budget each owner spent (``dpgan`` only)
+
+
 def _train_method(
     method: str,
     *,
@@ -128,20 +138,20 @@ def _train_method(
     device: torch.device,
     progress: ProgressFn | None,
     sigmas: list[float] | None = None,
-) -> dict[str, list]:
-    """Train one method for every owner, save its models; return histories.
+) -> Trained:
+    """Train one method for every owner and save its models (``manifest`` is only read).
 
-    ``sigmas``: each owner's DP-SGD noise multiplier (``dpgan`` only); the
-    budget it spent goes into ``manifest["dpsgd"]``.
+    ``sigmas``: each owner's DP-SGD noise multiplier (``dpgan`` only).
     """
     t = config.train
     cfg = config_to_dict(config)
     classes = tuple(manifest["classes"])
     shape = tuple(manifest["image_shape"])
     histories: dict[str, list] = {}
+    steps: dict[str, int] = {}
     if method == "privgan":
         trainer = PrivGANTrainer(config=config, rows=rows, device=device)
-        manifest["steps_per_epoch"]["privgan"] = trainer.steps_per_epoch()
+        steps["privgan"] = trainer.steps_per_epoch()
         histories["privgan"] = fit(
             trainer, epochs=t.epochs_privgan, checkpoint_path=layout.checkpoint("privgan"),
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress, label="privGAN",
@@ -156,7 +166,7 @@ def _train_method(
             layout.central_model, kind="privgan_central", classes=classes, image_shape=shape,
             networks={"central": trainer.central.network.state_dict()}, owners=len(rows),
         )
-        return histories
+        return Trained(histories, steps, None)
     dp_steps = []
     for j, r in enumerate(rows):
         if method == "dpgan":
@@ -164,7 +174,7 @@ def _train_method(
                                    noise_multiplier=sigmas[j])
         else:
             trainer = GANTrainer(config=config, rows=r, owner=j, device=device)
-        manifest["steps_per_epoch"][f"{method}_owner_{j}"] = trainer.steps_per_epoch()
+        steps[f"{method}_owner_{j}"] = trainer.steps_per_epoch()
         histories[f"{method}_owner_{j}"] = fit(
             trainer, epochs=t.epochs_gan, checkpoint_path=layout.checkpoint(method, j),
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress,
@@ -177,13 +187,70 @@ def _train_method(
         )
         if method == "dpgan":
             dp_steps.append(trainer.dp_steps)
-    if method == "dpgan":
-        counts = [list(r.counts.tolist()) for r in rows]
-        budget = privacy_spent(config, counts=counts, labels=classes, sigmas=sigmas,
-                               steps=dp_steps)
-        manifest["dpsgd"] = budget.to_dict()
-        log.info("%s", budget.summary())
-    return histories
+    if method != "dpgan":
+        return Trained(histories, steps, None)
+    counts = [list(r.counts.tolist()) for r in rows]
+    budget = privacy_spent(config, counts=counts, labels=classes, sigmas=sigmas, steps=dp_steps)
+    log.info("%s", budget.summary())
+    return Trained(histories, steps, budget.to_dict())
+
+
+class _Stopped(RuntimeError):
+    """Another method's training failed; this one stops at its next epoch."""
+
+
+def _stoppable(progress: ProgressFn | None, stop: threading.Event) -> ProgressFn:
+    """``progress``, raising :class:`_Stopped` once ``stop`` is set (called every epoch)."""
+    def report(label: str, done: int, total: int, record: dict | None) -> None:
+        if stop.is_set():
+            raise _Stopped(f"{label} stopped: another method's training failed")
+        if progress:
+            progress(label, done, total, record)
+    return report
+
+
+def _lanes(methods: list[str], *, concurrent: bool) -> list[list[str]]:
+    """Methods in the order they train: one lane, or (concurrent) privGAN beside the others."""
+    if not concurrent or "privgan" not in methods or len(methods) < 2:
+        return [methods]
+    return [["privgan"], [m for m in methods if m != "privgan"]]
+
+
+def _run_lanes(lanes: list[list[str]], train, stop: threading.Event) -> None:
+    """Each lane in its own thread with one torch thread; the first failure is raised.
+
+    The trainers draw every random number from their own generators, so a
+    method trained beside another gets the numbers it gets alone.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def lane(methods: list[str]) -> None:
+        torch.set_num_threads(1)  # OpenMP keeps the count per thread: set it in the lane too
+        try:
+            for method in methods:
+                train(method)
+        except BaseException:
+            stop.set()
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=len(lanes))
+    try:
+        futures = [pool.submit(lane, methods) for methods in lanes]
+        try:
+            wait(futures)
+        except BaseException:  # Ctrl-C here: the lanes stop at their next epoch
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        first = next((e for e in errors if not isinstance(e, _Stopped)), None) or \
+            next(iter(errors), None)
+        if first is not None:
+            raise first
+    finally:
+        torch.set_num_threads(threads)
 
 
 def export_synthetic(run: Run) -> list[Path]:
@@ -257,29 +324,44 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
     ]
     torch.manual_seed(config.seed)  # nothing should use the global stream; pin it anyway
     histories = json.loads(layout.history.read_text()) if layout.history.is_file() else {}
-    for method in config.train.methods:
-        if method in manifest["methods_done"]:
-            log.info("%s already trained in %s; skipping", method, layout.root)
-            continue
+    for method in manifest["methods_done"]:
+        log.info("%s already trained in %s; skipping", method, layout.root)
+    pending = [m for m in config.train.methods if m not in manifest["methods_done"]]
+    record = threading.Lock()  # one lane at a time updates the manifest and history files
+    stop = threading.Event()  # set when a lane fails: the other stops at its next epoch
+
+    def train(method: str) -> None:
         start = time.perf_counter()
         try:
-            histories.update(
-                _train_method(method, config=config, rows=rows, layout=layout, manifest=manifest,
-                              device=device, progress=progress, sigmas=sigmas)
-            )
+            trained = _train_method(method, config=config, rows=rows, layout=layout,
+                                    manifest=manifest, device=device, sigmas=sigmas,
+                                    progress=_stoppable(progress, stop))
         except TrainingDiverged as err:  # no model file or export of this method exists
-            manifest.update(status="diverged", error=str(err))
-            write_json_atomic(layout.manifest, manifest)
+            with record:
+                manifest.update(status="diverged", error=str(err))
+                write_json_atomic(layout.manifest, manifest)
             raise
         kill_point("run:models-saved")
-        manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
-        manifest["methods_done"].append(method)
-        write_json_atomic(layout.history, histories)
-        write_json_atomic(layout.manifest, manifest)
+        with record:
+            histories.update(trained.histories)
+            manifest["steps_per_epoch"].update(trained.steps_per_epoch)
+            if trained.dpsgd is not None:
+                manifest["dpsgd"] = trained.dpsgd
+            manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
+            manifest["methods_done"].append(method)
+            write_json_atomic(layout.history, histories)
+            write_json_atomic(layout.manifest, manifest)
         kill_point("run:method-recorded")
         if not config.train.keep_checkpoints:
             for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
                 ck.unlink()
+
+    lanes = _lanes(pending, concurrent=config.train.concurrent_methods)
+    if len(lanes) == 1:
+        for method in lanes[0]:
+            train(method)
+    else:
+        _run_lanes(lanes, train, stop)
     start = time.perf_counter()
     export_synthetic(load_run(layout.root))
     kill_point("run:exported")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import math
-import os
 
 import torch
 from torch import nn
@@ -16,14 +13,13 @@ from privshare.hardware import (  # noqa: F401  (re-exported: the trainers' one 
     CPU_BF16_FLAGS,
     autocast,
     cpu_flags,
+    keep_freed_memory,
     native_bf16,
     resolve_precision,
 )
 
 log = logging.getLogger(__name__)
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-_allocator_note: str | None = None  # what keep_freed_memory did, once per process
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.float32, "auto": torch.float32, "fp64": torch.float64}
 
@@ -100,42 +96,3 @@ def compile_network(module: nn.Module, *, batch: int, precision: str, label: str
         for param in module.parameters():
             param.grad = None
     return True
-
-
-def keep_freed_memory() -> str:
-    """Ask the C allocator to keep freed blocks for reuse instead of returning them to the OS.
-
-    A training step frees and re-allocates tens of megabytes of activations
-    and gradients. By default glibc gives large freed blocks back to the OS
-    (munmap, heap trimming) and the next step page-faults them in again:
-    measured 20-25 % of a ten-digit bf16 step on this CPU
-    (``benchmarks/train_step``). This raises glibc's mmap and trim
-    thresholds (``mallopt``) for the whole process, once; resident memory then
-    stays at its peak instead of shrinking between steps, which the peak does
-    not change. Under a preloaded jemalloc the same effect needs
-    ``MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1`` in the environment.
-    Off with ``train.tune_allocator = false``.
-
-    Returns
-    -------
-    str
-        What was done, for the log.
-    """
-    global _allocator_note
-    if _allocator_note is not None:
-        return _allocator_note
-    if "jemalloc" in os.environ.get("LD_PRELOAD", ""):
-        conf = os.environ.get("MALLOC_CONF", "")
-        _allocator_note = (f"jemalloc preloaded, MALLOC_CONF={conf!r}"
-                           + ("" if "decay_ms:-1" in conf else
-                              "; dirty_decay_ms:-1,muzzy_decay_ms:-1 keeps freed pages"))
-        return _allocator_note
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-        ok = mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
-    except (OSError, AttributeError, TypeError):  # not glibc: leave the allocator alone
-        ok = False
-    _allocator_note = ("glibc keeps freed memory (mallopt)" if ok
-                       else "allocator unchanged (no glibc mallopt)")
-    log.info("allocator: %s", _allocator_note)
-    return _allocator_note

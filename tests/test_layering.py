@@ -1,5 +1,6 @@
 """Imports point one way: cli -> experiments/reports -> evaluation/attacks ->
-training/artifacts -> models/data -> config (see the style guide)."""
+training/artifacts -> models/data -> config (see the style guide). The ``cli`` package
+is the top layer; ``reports`` only reads stored results (no training code)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "privshare"
 RANK = {
     "config": 0, "seeding": 0, "intervals": 0, "faults": 0, "data": 1, "models": 1, "hardware": 1,
     "artifacts": 2, "training": 2,
-    "federated": 3, "evaluation": 3, "attacks": 3, "experiments": 4, "reports": 4, "api": 5, "cli": 5,
+    "federated": 3, "evaluation": 3, "attacks": 3, "experiments": 4, "reports": 4, "api": 5, "cli": 6,
 }
 FORBIDDEN = {  # explicit bans beyond the ranking, third-party included
     "config": {"torch"},
     "data": {"torch"},
-    "reports": {"torch", "training"},
+    "reports": {"torch", "training", "models", "federated"},  # stored results only
     "experiments": {"matplotlib"},
     "attacks": {"training", "federated"},
     "evaluation": {"training", "federated"},
@@ -34,15 +35,20 @@ def _package(path: Path) -> str:
     return rel[0].removesuffix(".py")
 
 
-def _imports(path: Path) -> set[str]:
+def _module_names(path: Path) -> set[str]:
+    """Every absolute module a file imports, at the top or inside a function."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+    return names
+
+
+def _imports(path: Path) -> set[str]:
     out = set()
-    for name in names:
+    for name in _module_names(path):
         parts = name.split(".")
         out.add(parts[1] if parts[0] == "privshare" and len(parts) > 1 else parts[0])
     return out
@@ -61,7 +67,17 @@ def test_imports_point_one_way(path):
         assert name not in FORBIDDEN.get(pkg, set()), f"{pkg} ({path.name}) must not import {name}"
 
 
+@pytest.mark.parametrize("path", sorted((SRC / "reports").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_reports_read_only_the_result_store(path):
+    """Of ``experiments``, ``reports`` imports the result store only: it never trains a model."""
+    for name in _module_names(path):
+        if name.startswith("privshare.experiments"):
+            assert name == "privshare.experiments.store", f"reports ({path.name}) imports {name}"
+
+
 def test_cli_import_is_light():
-    code = "import sys, privshare.cli; print('torch' in sys.modules)"
+    code = ("import sys, privshare.cli; "
+            "print([m for m in ('torch', 'flwr', 'matplotlib') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"

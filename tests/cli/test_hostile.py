@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from privshare.cli import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, app
+from privshare.cli import app
+from privshare.cli.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT
 
 runner = CliRunner()
 TRAIN = ["train", "--preset", "tiny"]

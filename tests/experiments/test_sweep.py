@@ -109,7 +109,7 @@ def _status(store_path: Path) -> dict[str, str]:
 def test_sigkill_mid_cell_then_restart_finishes_every_cell_once(tmp_path):
     spec = _spec_toml(tmp_path / "s.toml", fractions=[0.2, 0.4], methods=["privgan", "gan"],
                       epochs=60)
-    cmd = [sys.executable, "-m", "privshare.reports.cli", "sweep", str(spec), "--out-dir",
+    cmd = [sys.executable, "-m", "privshare", "sweep", str(spec), "--out-dir",
            str(tmp_path), "--threads", "1", "--no-report"]
     store = tmp_path / "s" / "results.sqlite"
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

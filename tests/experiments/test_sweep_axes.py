@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from privshare.cli import app
 from privshare.config import ConfigError
 from privshare.experiments.grids import load_spec, spec_from_dict
 from privshare.experiments.store import ResultStore
 from privshare.experiments.sweep import plan_cells, run_sweep
 from privshare.reports import build_report
-from privshare.reports.cli import app
 
 from .test_sweep import EVALUATOR, FAST_EVAL, REPO, needs_evaluator
 

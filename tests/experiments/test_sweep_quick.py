@@ -23,7 +23,7 @@ FIGURES = {"fig4_samples", "fig5_utility_heatmaps", "fig6_utility_vs_fraction",
 @pytest.mark.skipif(importlib.util.find_spec("privshare.experiments.evaluate") is None,
                     reason="the evaluation module privshare.experiments.evaluate (issue 3) is not there yet")
 def test_quick_sweep_draws_every_figure_and_the_report_needs_only_the_store(tmp_path):
-    cmd = [sys.executable, "-m", "privshare.reports.cli", "sweep", "--grid", "quick",
+    cmd = [sys.executable, "-m", "privshare", "sweep", "--grid", "quick",
            "--out-dir", str(tmp_path), "--workers", "2", "--export", "csv"]
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -12,10 +12,10 @@
   with a short idle pull (``privshare federated supernode``);
   :mod:`.flower_tuning`: the two patches of Flower's fixed waits they use.
 - :mod:`.trace`: phase timestamps for the benchmark (off unless asked for).
-- :mod:`.cli`: the ``privshare federated`` commands.
 
-Names below are imported on first use, so ``privshare.federated.cli`` (and
-``privshare --help``) stays free of torch and Flower at start-up.
+The ``privshare federated`` commands are :mod:`privshare.cli.federated`. Names
+below are imported on first use, so the command line (``privshare --help``)
+stays free of torch and Flower at start-up.
 """
 
 import os

@@ -34,10 +34,8 @@ must not do to itself.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -203,34 +201,9 @@ def _retry_invoker():
                         max_time=30)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(
-        prog="privshare federated clientapp",
-        description="A long-lived ClientApp process for one owner: start it next to "
-                    "`flower-supernode --isolation process` (instead of flower-superexec).")
-    p.add_argument("--runtime-api-address", default=WorkerOptions.runtime_api_address,
-                   help="the SuperNode's Runtime API (its --host:--port; default %(default)s)")
-    p.add_argument("--insecure", action="store_true",
-                   help="plain HTTP to the Runtime API (the SuperNode has no --ssl-certfile)")
-    p.add_argument("--root-certificates", type=Path,
-                   help="CA of the Runtime API's certificate (the SuperNode's --ssl-ca-certfile)")
-    p.add_argument("--superexec-auth-secret-file", type=Path,
-                   help="the same file as the SuperNode's --superexec-auth-secret-file")
-    p.add_argument("--poll-interval", type=float, default=WorkerOptions.poll_interval,
-                   help="seconds between task polls while idle (default %(default)s)")
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per task poll
-    logging.getLogger("flwr").propagate = False  # Flower prints its own lines
-    worker = Worker(WorkerOptions(
-        runtime_api_address=a.runtime_api_address, insecure=a.insecure,
-        root_certificates=a.root_certificates,
-        superexec_auth_secret_file=a.superexec_auth_secret_file, poll_interval=a.poll_interval))
+def serve(options: WorkerOptions) -> None:
+    """Run a :class:`Worker` until SIGTERM or SIGINT (``privshare federated clientapp``)."""
+    worker = Worker(options)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stop.set())
     worker.serve()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,5 @@
 """``privshare federated ...``: simulate on one machine, prepare or run a real deployment.
 
-Mounted on the main CLI with ``app.add_typer(federated_app, name="federated")``.
 Torch and Flower are imported inside the commands.
 """
 
@@ -10,26 +9,19 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(
-    help="Federated privGAN on Flower: one node per owner, only DP's updates cross.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-console = Console(stderr=True)
+from privshare.cli.common import ConfigArg, NameOpt, OutOpt, PresetOpt, SetOpt, console, load_run_config
+from privshare.cli.errors import fail
+from privshare.federated.worker import WorkerOptions  # stdlib only: the defaults of `clientapp`
 
-ConfigArg = Annotated[Optional[Path], typer.Argument(help="TOML config file.")]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", "-p", help="quick | conv | paper | tiny")]
-SetOpt = Annotated[Optional[list[str]], typer.Option(
-    "--set", "-s", help="Override a config key: section.key=value (repeatable).")]
-NameOpt = Annotated[Optional[str], typer.Option(help="Run folder name.")]
-OutOpt = Annotated[Optional[Path], typer.Option(help="Parent folder of runs.")]
 KOpt = Annotated[int, typer.Option("--local-steps", "-k", help="K: privGAN steps per owner per round.")]
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for each round's replies.")]
 
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
 
 def _errors() -> tuple[type[Exception], ...]:
+    """What these commands refuse as bad input (exit 2)."""
     from privshare.config import ConfigError
     from privshare.data import DataError
     from privshare.federated.data import OwnerDataError
@@ -39,23 +31,6 @@ def _errors() -> tuple[type[Exception], ...]:
     return ConfigError, DataError, OwnerDataError, FederationError, CheckpointError
 
 
-def _fail(err: Exception) -> None:
-    from rich.markup import escape
-
-    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
-def _config(preset, config_file, overrides, name, out_dir):
-    from privshare.config import load_config
-
-    extra = list(overrides or [])
-    extra += [f'name="{name}"'] if name else []
-    extra += [f'out_dir="{out_dir}"'] if out_dir else []
-    return load_config(preset=preset, path=config_file, overrides=extra)
-
-
-@app.command()
 def simulate(
     config_file: ConfigArg = None,
     preset: PresetOpt = None,
@@ -72,10 +47,11 @@ def simulate(
     try:
         from privshare.federated.simulate import simulate as run
 
-        config = _config(preset, config_file, set_, name, out_dir)
+        config = load_run_config(preset=preset, path=config_file, overrides=set_, name=name,
+                                 out_dir=out_dir)
         result = run(config, engine=engine, local_steps=local_steps, round_timeout=round_timeout)
     except _errors() as err:
-        _fail(err)
+        fail(err)
     console.print(f"[green]federated run written to[/] {result.run_dir}")
     console.print(f"  {result.rounds} rounds of K={result.local_steps} ({result.steps} steps), "
                   f"{result.seconds_per_round:.3f} s a round")
@@ -84,7 +60,6 @@ def simulate(
                       f"{result.bytes_received_per_round[j] / 1e3:.1f} kB out per round")
 
 
-@app.command("app")
 def write_app(
     folder: Annotated[Path, typer.Argument(help="Folder to write the Flower app into.")],
     config_file: Annotated[Optional[Path], typer.Option("--config", help="TOML config file.")] = None,
@@ -103,17 +78,17 @@ def write_app(
         from privshare.federated.deploy import write_app as write
         from privshare.federated.settings import FederatedSettings
 
-        config = _config(preset, config_file, set_, name, out_dir)
+        config = load_run_config(preset=preset, path=config_file, overrides=set_, name=name,
+                                 out_dir=out_dir)
         settings = FederatedSettings(local_steps=local_steps, round_timeout=round_timeout,
                                      connect_timeout=connect_timeout,
                                      run_dir=str(run_dir or ""))
         path = write(folder, config=config, settings=settings)
     except _errors() as err:
-        _fail(err)
+        fail(err)
     console.print(f"Flower app written to {path}; owners needed: {len(config.data.fractions)}")
 
 
-@app.command()
 def split(
     folder: Annotated[Path, typer.Argument(help="Where to write owner_<j>_rows.npz.")],
     config_file: ConfigArg = None,
@@ -124,19 +99,14 @@ def split(
     try:
         from privshare.federated.data import write_owner_files
 
-        config = _config(preset, config_file, set_, None, None)
+        config = load_run_config(preset=preset, path=config_file, overrides=set_)
         paths = write_owner_files(config, folder=folder, partition_path=folder / "partition.npz")
     except _errors() as err:
-        _fail(err)
+        fail(err)
     for j, path in enumerate(paths):
         console.print(f"  owner {j}: {path}")
 
 
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True,
-                 "help_option_names": []}
-
-
-@app.command(context_settings=_PASS_THROUGH, add_help_option=False)
 def supernode(ctx: typer.Context) -> None:
     """flower-supernode with a short idle pull (--pull-interval S, default 0.1); other args go to it.
 
@@ -147,12 +117,34 @@ def supernode(ctx: typer.Context) -> None:
     main(list(ctx.args))
 
 
-@app.command(context_settings=_PASS_THROUGH, add_help_option=False)
-def clientapp(ctx: typer.Context) -> None:
+def clientapp(
+    runtime_api_address: Annotated[str, typer.Option(
+        help="The SuperNode's Runtime API (its --host:--port).")] = WorkerOptions.runtime_api_address,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Plain HTTP to the Runtime API (the SuperNode has no --ssl-certfile).")] = False,
+    root_certificates: Annotated[Optional[Path], typer.Option(
+        help="CA of the Runtime API's certificate (the SuperNode's --ssl-ca-certfile).")] = None,
+    superexec_auth_secret_file: Annotated[Optional[Path], typer.Option(
+        help="The same file as the SuperNode's --superexec-auth-secret-file.")] = None,
+    poll_interval: Annotated[float, typer.Option(
+        help="Seconds between task polls while idle.")] = WorkerOptions.poll_interval,
+) -> None:
     """The owner's long-lived ClientApp process, next to its SuperNode (--help for options).
 
-    It replaces flower-superexec + flwr-clientapp for `--isolation process` SuperNodes.
+    Start it next to `flower-supernode --isolation process` (or `privshare federated
+    supernode --isolation process`): it replaces flower-superexec + flwr-clientapp,
+    runs every task of this owner in one process and stops on SIGTERM or SIGINT.
     """
-    from privshare.federated.worker import main
+    import logging
+    import sys
 
-    main(list(ctx.args))
+    from privshare.federated.worker import serve
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per task poll
+    logging.getLogger("flwr").propagate = False  # Flower prints its own lines
+    serve(WorkerOptions(runtime_api_address=runtime_api_address, insecure=insecure,
+                        root_certificates=root_certificates,
+                        superexec_auth_secret_file=superexec_auth_secret_file,
+                        poll_interval=poll_interval))

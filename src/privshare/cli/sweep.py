@@ -1,33 +1,23 @@
-"""``privshare sweep`` and ``privshare report``: parse, call one library function, print.
+"""``privshare sweep`` and ``privshare report``: a grid of experiments, and its report.
 
-Wired into the main command line with :func:`register`; also runnable alone
-(``python -m privshare.reports.cli sweep --grid quick``). Heavy modules are
-imported inside the commands, so importing this module stays light.
+``sweep`` trains (through :mod:`privshare.experiments`); ``report`` draws only
+from stored results (:mod:`privshare.reports`). Heavy modules are imported
+inside the commands.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(help="Sweeps over owner fractions (and any config axes) and their reports.",
-                  no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-console = Console(stderr=True)
-
-
-def _fail(err: Exception) -> None:
-    from rich.markup import escape
-
-    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-    raise typer.Exit(code=2)
+from privshare.cli.common import console
+from privshare.cli.errors import fail
 
 
 def _errors() -> tuple[type[Exception], ...]:
+    """What ``sweep`` refuses as bad input (exit 2)."""
     from privshare.config import ConfigError
     from privshare.experiments.engines import EngineError
     from privshare.experiments.store import StoreError
@@ -44,7 +34,6 @@ def _print_report(report) -> None:
         console.print(f"  not drawn: {name}: {why}")
 
 
-@app.command()
 def sweep(
     spec_file: Annotated[Optional[Path], typer.Argument(help="Sweep TOML file (or use --grid).")] = None,
     grid: Annotated[Optional[str], typer.Option("--grid", "-g", help="quick | paper")] = None,
@@ -72,9 +61,9 @@ def sweep(
              "e.g. 'gan-*'); the others stay pending.")] = None,
 ) -> None:
     """Train and evaluate every unfinished cell of a grid; resumes after a kill."""
+    from privshare.experiments.engines import EngineSettings
     from privshare.experiments.grids import load_spec
     from privshare.experiments.store import ResultStore
-    from privshare.experiments.engines import EngineSettings
     from privshare.experiments.sweep import run_sweep
 
     def progress(cell, event: str, detail: str) -> None:
@@ -92,7 +81,7 @@ def sweep(
                            retry_failed=retry_failed, drop_models=drop_models, progress=progress,
                            engine=settings, only=tuple(only or ()))
     except _errors() as err:
-        _fail(err)
+        fail(err)
     console.print(f"sweep {result.root}: {result.cells} cells, {result.already_done} were done, "
                   f"{result.ran} run now, {len(result.failed)} failed, {result.elapsed_s:.0f} s")
     if export:
@@ -109,7 +98,6 @@ def sweep(
         raise typer.Exit(code=1)
 
 
-@app.command("report")
 def report_command(
     path: Annotated[Path, typer.Argument(help="A sweep folder, its results.sqlite, or a run folder.")],
     out_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default: PATH/report).")] = None,
@@ -131,21 +119,5 @@ def report_command(
                                "`privshare sweep` until a cell is done, then build the report")
         rep = build_report(path, out_dir=out_dir, axis_metrics=tuple(metric or METRICS))
     except (ResultsError, ValueError) as err:
-        _fail(err)
+        fail(err)
     _print_report(rep)
-
-
-def register(main: typer.Typer) -> None:
-    """Add ``sweep`` and ``report`` to the main ``privshare`` app."""
-    main.command("sweep")(sweep)
-    main.command("report")(report_command)
-
-
-@app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-
-
-if __name__ == "__main__":
-    app()

@@ -1,12 +1,11 @@
-"""The ``privshare`` command line: parse, build config, call the library, print.
+"""``privshare fetch-data | train | run | generate | evaluate``: one experiment, start to end.
 
-Heavy modules (torch, the trainers) are imported inside the commands, so
-``privshare --help`` is instant.
+Each command parses, builds the config, calls one library function and prints;
+torch and the trainers are imported inside the commands.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import sys
 from pathlib import Path
@@ -14,73 +13,13 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
 
-EXIT_BAD_INPUT = 2  # the input was refused: a config key, a value, a data file
-EXIT_ENVIRONMENT = 3  # the input was fine, the machine refused: disk full, read-only, path too long
-
-_OS_HINTS = {
-    errno.ENOSPC: "the disk is full: free some space or pass --out-dir on another disk",
-    errno.EDQUOT: "the disk quota is used up: free some space or pass --out-dir elsewhere",
-    errno.EACCES: "make the folder writable or pass --out-dir somewhere you may write",
-    errno.EPERM: "make the folder writable or pass --out-dir somewhere you may write",
-    errno.EROFS: "the file system is read-only: pass --out-dir on a writable one",
-    errno.ENAMETOOLONG: "shorten the run name (--name) or the --out-dir path",
-    errno.ENOTDIR: "a part of this path is a file, not a folder: pass a folder",
-    errno.EISDIR: "this path is a folder: name a file",
-    errno.ENOENT: "check that the path exists",
-}
+from privshare.cli.common import ConfigArg, NameOpt, OutOpt, PresetOpt, SetOpt, console, load_run_config
+from privshare.cli.errors import fail
 
 
-def describe_os_error(err: OSError) -> str:
-    """One line for a filesystem fault: what failed, on which path, and what to do."""
-    where = f" {str(err.filename)!r}" if err.filename is not None else ""
-    what = err.strerror or str(err)
-    hint = _OS_HINTS.get(err.errno, "check the path and the disk, then run the command again")
-    return f"{what}:{where}; {hint}"
-
-
-class _Commands(TyperGroup):
-    """Every command (the federated ones included): an OSError is one line and exit 3."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except OSError as err:
-            if err.errno == errno.EPIPE:  # stdout closed (| head): click handles it
-                raise
-            from rich.markup import escape
-
-            console.print(f"[bold red]error:[/] {escape(describe_os_error(err))}", soft_wrap=True)
-            raise typer.Exit(code=EXIT_ENVIRONMENT) from err
-
-
-app = typer.Typer(
-    help="Train privGAN across data owners, export labelled synthetic data, measure it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=_Commands,
-)
-console = Console(stderr=True)
-
-SetOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--set", "-s", help="Override a config key: section.key=value (repeatable)."),
-]
-PresetOpt = Annotated[
-    Optional[str], typer.Option("--preset", "-p", help="quick | conv | paper | tiny")
-]
-
-
-def _fail(err: Exception) -> None:
-    from rich.markup import escape
-
-    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-    raise typer.Exit(code=EXIT_BAD_INPUT)
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
+def _errors() -> tuple[type[Exception], ...]:
+    """What these commands refuse as bad input (exit 2)."""
     from privshare.artifacts import ArtifactError
     from privshare.config import ConfigError
     from privshare.data import DataError
@@ -90,18 +29,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return ConfigError, DataError, ArtifactError, RunExistsError, CheckpointError, TrainingDiverged
 
 
-def _config(preset, config_file, overrides, name, out_dir):
-    from privshare.config import load_config
-
-    extra = list(overrides or [])
-    if name:
-        extra.append(f'name="{name}"')
-    if out_dir:
-        extra.append(f'out_dir="{out_dir}"')
-    return load_config(preset=preset, path=config_file, overrides=extra)
-
-
-def _train(config) -> None:
+def _train(config):
+    """Train with a progress bar (one line an epoch off a terminal); return the run."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from privshare.experiments import run_experiment
@@ -190,7 +119,6 @@ def _print_evaluation(ev) -> None:
                   f"{ev.files['scores'].name}")
 
 
-@app.command("fetch-data")
 def fetch_data(
     data_dir: Annotated[Optional[Path], typer.Option(help="Cache folder (default: XDG cache).")] = None,
     force: Annotated[bool, typer.Option(help="Download and rebuild the cache again.")] = False,
@@ -200,32 +128,31 @@ def fetch_data(
 
     try:
         path = fetch_mnist(data_dir=data_dir, force=force)
-    except _user_errors() as err:
-        _fail(err)
+    except _errors() as err:
+        fail(err)
     console.print(f"MNIST ready at {path}")
 
 
-@app.command()
 def train(
-    config_file: Annotated[Optional[Path], typer.Argument(help="TOML config file.")] = None,
+    config_file: ConfigArg = None,
     preset: PresetOpt = None,
     set_: SetOpt = None,
-    name: Annotated[Optional[str], typer.Option(help="Run folder name.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="Parent folder of runs.")] = None,
+    name: NameOpt = None,
+    out_dir: OutOpt = None,
 ) -> None:
     """Train a config's methods (privgan, gan, dpgan); rerun it to resume a killed run."""
     try:
-        _train(_config(preset, config_file, set_, name, out_dir))
-    except _user_errors() as err:
-        _fail(err)
+        _train(load_run_config(preset=preset, path=config_file, overrides=set_, name=name,
+                               out_dir=out_dir))
+    except _errors() as err:
+        fail(err)
 
 
-@app.command()
 def run(
     preset: Annotated[str, typer.Option("--preset", "-p", help="quick | conv | paper | tiny")] = "quick",
     set_: SetOpt = None,
-    name: Annotated[Optional[str], typer.Option(help="Run folder name.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="Parent folder of runs.")] = None,
+    name: NameOpt = None,
+    out_dir: OutOpt = None,
     evaluate_: Annotated[bool, typer.Option(
         "--evaluate/--no-evaluate", help="Measure utility and privacy after training.")] = True,
     eval_set: Annotated[Optional[list[str]], typer.Option(
@@ -240,7 +167,8 @@ def run(
     from privshare.evaluation import EvaluationError
 
     try:
-        config = _config(preset, None, set_, name, out_dir)
+        config = load_run_config(preset=preset, path=None, overrides=set_, name=name,
+                                 out_dir=out_dir)
         if evaluate_:
             from privshare.evaluation import load_eval_config
 
@@ -259,12 +187,11 @@ def run(
         ev = evaluate_run(run_, config=eval_config)
         _print_evaluation(ev)
         report = build_report(run_.root)
-    except (*_user_errors(), EvaluationError) as err:
-        _fail(err)
+    except (*_errors(), EvaluationError) as err:
+        fail(err)
     console.print(f"[green]report[/] {report.html}")
 
 
-@app.command()
 def generate(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     n: Annotated[int, typer.Option("-n", help="Samples per class.")] = 100,
@@ -285,23 +212,11 @@ def generate(
         x, y = r.generate(method, owner, n_per_class=n, seed=seed)
         path = out or r.layout.owner_dir(owner) / f"generated_{method}_n{n}_seed{seed}.npz"
         save_npz_atomic(path, x=x, y=y)
-    except (*_user_errors(), ValueError) as err:
-        _fail(err)
+    except (*_errors(), ValueError) as err:
+        fail(err)
     console.print(f"{len(x)} samples ({n} per class) written to {path}")
 
 
-@app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-
-
-from privshare.reports.cli import register as _register_sweep_commands  # noqa: E402
-
-_register_sweep_commands(app)
-
-
-@app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by `privshare run` / `train`.")],
     seeds: Annotated[Optional[str], typer.Option(
@@ -332,11 +247,6 @@ def evaluate(
         config = load_eval_config(preset=preset, path=config_file, overrides=set_ or [])
         _evaluation_progress()
         ev = evaluate_run(run_dir, seeds=seed_list, samples=samples, epochs=epochs, config=config)
-    except (*_user_errors(), EvaluationError) as err:
-        _fail(err)
+    except (*_errors(), EvaluationError) as err:
+        fail(err)
     _print_evaluation(ev)
-
-
-from privshare.federated.cli import app as _federated_app  # noqa: E402
-
-app.add_typer(_federated_app, name="federated")

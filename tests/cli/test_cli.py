@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 
 import numpy as np
@@ -118,6 +119,15 @@ def test_run_trains_evaluates_and_writes_the_report(tmp_path):
                               "--set", "data.classes=[1]"])
     assert one.exit_code == 2 and "holds one class" in one.output
     assert not (tmp_path / "c").exists()
+    # concurrent methods: the local GANs' lane trains classifiers while privGAN still trains,
+    # and the evaluation writes the numbers it computes without that head start
+    lanes = runner.invoke(app, ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name",
+                                "l", "--set", "train.concurrent_methods=true", "--set",
+                                "train.epochs_privgan=40"]
+                          + [a for setting in fast for a in ("--eval-set", setting)])
+    assert lanes.exit_code == 0, lanes.output
+    ahead = re.search(r"\((\d+) done ahead\)", lanes.output)
+    assert ahead and int(ahead.group(1)) > 0, lanes.output
     bad = runner.invoke(app, ["run", "--preset", "tiny", "--out-dir", str(tmp_path), "--name", "b",
                               "--eval-set", "members=-1"])
     assert bad.exit_code != 0 and "members=-1" in bad.output

@@ -29,8 +29,11 @@ def _errors() -> tuple[type[Exception], ...]:
     return ConfigError, DataError, ArtifactError, RunExistsError, CheckpointError, TrainingDiverged
 
 
-def _train(config):
-    """Train with a progress bar (one line an epoch off a terminal); return the run."""
+def _train(config, *, while_waiting=None):
+    """Train with a progress bar (one line an epoch off a terminal); return the run.
+
+    ``while_waiting``: :func:`~privshare.experiments.run_experiment`'s hook for the
+    thread whose methods finish first (``train.concurrent_methods``)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from privshare.experiments import run_experiment
@@ -50,7 +53,7 @@ def _train(config):
             if not console.is_terminal and record is not None:  # logs and CI: one line an epoch
                 console.print(f"{label}: epoch {record['epoch'] + 1}, step {done}/{total}  {losses}")
 
-        run = run_experiment(config, progress=progress)
+        run = run_experiment(config, progress=progress, while_waiting=while_waiting)
     console.print(f"[green]run written to[/] {run.root}")
     for method in run.methods:
         for j in range(run.owners):
@@ -177,14 +180,18 @@ def run(
                 raise EvaluationError(
                     f"data.classes={list(config.data.classes)} holds one class: the utility "
                     "classifiers need at least 2; add classes or pass --no-evaluate")
-        run_ = _train(config)
+        from privshare.experiments.evaluate import evaluate_ahead, evaluate_run
+
+        ahead = []  # classifiers trained while privGAN still trains (train.concurrent_methods)
+        run_ = _train(config, while_waiting=None if not evaluate_ else (
+            lambda so_far, done: ahead.append(evaluate_ahead(so_far, config=eval_config,
+                                                             done=done))))
         if not evaluate_:
             return
-        from privshare.experiments.evaluate import evaluate_run
         from privshare.reports import build_report
 
         _evaluation_progress()
-        ev = evaluate_run(run_, config=eval_config)
+        ev = evaluate_run(run_, config=eval_config, ahead=ahead[0] if ahead else None)
         _print_evaluation(ev)
         report = build_report(run_.root)
     except (*_errors(), EvaluationError) as err:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,7 @@ def run_jobs(jobs: Sequence[Job], *, workers: int,
     try:
         pending = {pool.submit(jobs[i].fn, **jobs[i].kwargs): i for i in order}
         while pending:
-            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 i = pending.pop(future)
                 results[i] = future.result()  # a job's error is raised here

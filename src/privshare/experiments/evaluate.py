@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,13 @@ from privshare.data import Dataset
 from privshare.data.arrays import load_arrays
 from privshare.evaluation import EvalConfig, EvaluationError, eval_config_to_dict
 from privshare.evaluation.parallel import Job, resolve_workers, run_jobs
-from privshare.evaluation.utility import fit_logger, plan_utility, utility_jobs, utility_rows
+from privshare.evaluation.utility import (
+    fit_logger,
+    log_fit,
+    plan_utility,
+    utility_jobs,
+    utility_rows,
+)
 from privshare.evaluation.config import validate_eval_config
 from privshare.evaluation.classifier import resolve_device
 from privshare.evaluation.summary import summarise_rows
@@ -153,6 +160,42 @@ def _nonmembers_from_test(config: EvalConfig, partition, dataset: Dataset, *, ro
     return replace(config, nonmembers_from="test", nonmembers=min(config.nonmembers, cap))
 
 
+def _keyed_jobs(plan) -> list[tuple[tuple, Job]]:
+    """``utility_jobs(plan)`` with the key each result is known by across calls."""
+    keys = [(plan.seed, "features")] + [(plan.seed, *key) for key, _ in plan.fits]
+    return list(zip(keys, utility_jobs(plan)))
+
+
+@dataclass
+class Ahead:
+    """Classifiers trained before :func:`evaluate_run` (:func:`evaluate_ahead`), by job key."""
+
+    config: EvalConfig  # the settings they were trained under
+    results: dict[tuple, Any] = field(default_factory=dict)
+
+
+def evaluate_ahead(run: Run, *, config: EvalConfig, done: threading.Event) -> Ahead:
+    """The classifiers that need only the models ``run`` holds so far, trained in this thread.
+
+    Called while privGAN still trains (``run_experiment``'s ``while_waiting``):
+    the real-row sources, the local GANs' sources and each seed's feature
+    network. It stops between two classifiers once ``done`` is set. Every job
+    seeds itself, so :func:`evaluate_run` given these results (``ahead``)
+    writes the numbers it would compute itself.
+    """
+    out = Ahead(config=validate_eval_config(config))
+    dataset, partition = _data(run)
+    for seed in config.seeds:
+        plan = plan_utility(run, dataset=dataset, partition=partition, config=config, seed=seed)
+        log_one = fit_logger(plan)
+        for i, (key, job) in enumerate(_keyed_jobs(plan)):
+            if done.is_set():
+                return out
+            out.results[key] = job.fn(**job.kwargs)
+            log_one(i, out.results[key])
+    return out
+
+
 def evaluate_run(
     run_or_path: Run | str | Path,
     *,
@@ -162,6 +205,7 @@ def evaluate_run(
     config: EvalConfig | None = None,
     write: bool = True,
     dataset: Dataset | None = None,
+    ahead: Ahead | None = None,
 ) -> Evaluation:
     """Utility, image quality and attacks of a run, repeated over ``seeds``.
 
@@ -173,23 +217,25 @@ def evaluate_run(
     replaces the run's data (the owners' rows as trained on, with another test
     split). A run whose partition has no non-member train rows (fitted on
     arrays) draws its attack non-members from the test split (see
-    :func:`_nonmembers_from_test`).
+    :func:`_nonmembers_from_test`). ``ahead``: what :func:`evaluate_ahead`
+    trained, used only if it ran under these same settings.
     """
     run = run_or_path if isinstance(run_or_path, Run) else load_run(run_or_path)
     config = _settings(config, samples, epochs, seeds)
     if not write:
-        return _evaluate(run, config, write=False, dataset=dataset)
+        return _evaluate(run, config, write=False, dataset=dataset, ahead=ahead)
     with run_folder_lock(RunLayout(run.root).lock, EvaluationError):
-        return _evaluate(run, config, write=True, dataset=dataset)
+        return _evaluate(run, config, write=True, dataset=dataset, ahead=ahead)
 
 
-def _evaluate(run: Run, config: EvalConfig, *, write: bool,
-              dataset: Dataset | None = None) -> Evaluation:
+def _evaluate(run: Run, config: EvalConfig, *, write: bool, dataset: Dataset | None = None,
+              ahead: Ahead | None = None) -> Evaluation:
     """:func:`evaluate_run` after its settings are checked (and its lock taken when writing)."""
     seeds = config.seeds
     if not run.methods:
         raise EvaluationError(f"{run.root} has no trained models; train it first (privshare train)")
     start = time.perf_counter()
+    ready = ahead.results if ahead is not None and ahead.config == config else {}
     dataset, partition = _data(run, dataset)
     config = _nonmembers_from_test(config, partition, dataset, root=run.root)
     threads = torch.get_num_threads()
@@ -203,34 +249,36 @@ def _evaluate(run: Run, config: EvalConfig, *, write: bool,
         # any classifier trains
         plans = [plan_utility(run, dataset=dataset, partition=partition, config=config, seed=s)
                  for s in seeds]
-        jobs, first, loggers = [], [], []
-        for plan in plans:
-            first.append(len(jobs))
-            loggers.append(fit_logger(plan, offset=len(jobs)))
-            jobs += utility_jobs(plan)
-        attacks_at = len(jobs)
-        jobs += [Job(_privacy, dict(run=run, x_train=dataset.x_train, partition=partition,
-                                    reference=dataset.x_test, config=config, seed=s,
-                                    reference_labels=dataset.y_test), cost=float("inf"))
-                 for s in seeds]
+        keyed = [kj for plan in plans for kj in _keyed_jobs(plan)]
+        keyed += [((s, "attacks"), Job(_privacy, dict(
+            run=run, x_train=dataset.x_train, partition=partition, reference=dataset.x_test,
+            config=config, seed=s, reference_labels=dataset.y_test), cost=float("inf")))
+            for s in seeds]
+        todo = [(key, job) for key, job in keyed if key not in ready]
+        plan_of = {plan.seed: plan for plan in plans}
 
         def done(index: int, result: Any) -> None:
-            if index >= attacks_at:
-                log.info("attacks of seed %d done, %.0f s", seeds[index - attacks_at], result[1])
-            else:
-                loggers[sum(index >= f for f in first) - 1](index, result)
+            (seed, kind, *rest), _ = todo[index]
+            if kind == "attacks":
+                log.info("attacks of seed %d done, %.0f s", seed, result[1])
+            elif kind != "features":
+                plan = plan_of[seed]
+                log_fit(plan, [k for k, _ in plan.fits].index((kind, *rest)), result)
 
-        log.info("evaluating %s: seeds %s, %d jobs on %d worker%s", run.root, list(seeds),
-                 len(jobs), workers, "s" * (workers > 1))
-        results = run_jobs(jobs, workers=workers, on_done=done)
+        log.info("evaluating %s: seeds %s, %d jobs on %d worker%s (%d done ahead)", run.root,
+                 list(seeds), len(todo), workers, "s" * (workers > 1), len(keyed) - len(todo))
+        found = dict(zip([k for k, _ in todo], run_jobs([j for _, j in todo], workers=workers,
+                                                       on_done=done)))
+        result = {key: ready[key] if key in ready else found[key] for key, _ in keyed}
         for i, (seed, plan) in enumerate(zip(seeds, plans)):
-            mine = results[first[i]:first[i] + 1 + len(plan.fits)]
-            utility = utility_rows(run, plan, features=mine[0], fits=mine[1:], config=config)
-            privacy, privacy_s = results[attacks_at + i]
+            fits = [result[(seed, *key)] for key, _ in plan.fits]
+            utility = utility_rows(run, plan, features=result[(seed, "features")], fits=fits,
+                                   config=config)
+            privacy, privacy_s = result[(seed, "attacks")]
             rows += utility.rows + privacy.rows
             counts[str(seed)] = {
                 "training_rows": utility.sizes, "attack_pools": privacy.counts,
-                "timings_s": {"utility": round(sum(f.seconds for f in mine[1:]), 3),  # classifiers
+                "timings_s": {"utility": round(sum(f.seconds for f in fits), 3),  # classifiers
                               "privacy": round(privacy_s, 3)},
             }
             prefix = "" if i == 0 else f"seed{seed}/"

@@ -13,6 +13,7 @@ import logging
 import platform
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -195,6 +196,9 @@ def _train_method(
     return Trained(histories, steps, budget.to_dict())
 
 
+WaitFn = Callable[[Run, threading.Event], None]
+
+
 class _Stopped(RuntimeError):
     """Another method's training failed; this one stops at its next epoch."""
 
@@ -216,14 +220,18 @@ def _lanes(methods: list[str], *, concurrent: bool) -> list[list[str]]:
     return [["privgan"], [m for m in methods if m != "privgan"]]
 
 
-def _run_lanes(lanes: list[list[str]], train, stop: threading.Event) -> None:
+def _run_lanes(lanes: list[list[str]], train, stop: threading.Event,
+               idle: Callable[[threading.Event], None] | None = None) -> None:
     """Each lane in its own thread with one torch thread; the first failure is raised.
 
     The trainers draw every random number from their own generators, so a
-    method trained beside another gets the numbers it gets alone.
+    method trained beside another gets the numbers it gets alone. A lane that
+    finishes while another still trains calls ``idle(done)``; ``done`` is set
+    when no lane trains any more.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    training, lock, done = [len(lanes)], threading.Lock(), threading.Event()
 
     def lane(methods: list[str]) -> None:
         torch.set_num_threads(1)  # OpenMP keeps the count per thread: set it in the lane too
@@ -233,6 +241,17 @@ def _run_lanes(lanes: list[list[str]], train, stop: threading.Event) -> None:
         except BaseException:
             stop.set()
             raise
+        finally:
+            with lock:
+                training[0] -= 1
+                last = training[0] == 0
+            if last:
+                done.set()
+        if idle is not None and not done.is_set() and not stop.is_set():
+            try:
+                idle(done)
+            except Exception as err:  # work done ahead is optional: it is done again later
+                log.warning("work ahead of the evaluation stopped: %s", err)
 
     pool = ThreadPoolExecutor(max_workers=len(lanes))
     try:
@@ -272,14 +291,18 @@ def run_experiment(
     *,
     progress: ProgressFn | None = None,
     data: tuple[Dataset, Partition] | None = None,
+    while_waiting: WaitFn | None = None,
 ) -> Run:
     """Train every configured method for every owner and export synthetic data.
 
     ``data``: an already checked dataset and explicit partition (the owners'
     own arrays, see :func:`privshare.data.arrays.owners_dataset`) instead of
     the configured source; it is kept in the run folder as ``data.npz`` so the
-    run can be evaluated from its folder. Returns the finished
-    :class:`~privshare.artifacts.Run`.
+    run can be evaluated from its folder. ``while_waiting(run, done)``: with
+    ``train.concurrent_methods``, called in the thread of the methods that
+    finish first while the others still train (``run`` holds the models saved
+    so far; ``done`` is set once every method has finished, and the call
+    should return soon after). Returns the finished :class:`~privshare.artifacts.Run`.
     """
     device = resolve_device(config.train.device)
     # raises before anything is written
@@ -293,12 +316,12 @@ def run_experiment(
     _refuse_foreign(layout)
     with run_folder_lock(layout.lock, RunExistsError):
         return _run_in(config, layout, dataset, partition, device, progress,
-                       keep_data=data is not None, sigmas=sigmas)
+                       keep_data=data is not None, sigmas=sigmas, while_waiting=while_waiting)
 
 
 def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
             device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False,
-            sigmas: list[float] | None = None) -> Run:
+            sigmas: list[float] | None = None, while_waiting: WaitFn | None = None) -> Run:
     """:func:`run_experiment`'s work, with the run folder's lock held."""
     kill_point("run:locked")
     _open_folder(config, layout)
@@ -361,7 +384,9 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
         for method in lanes[0]:
             train(method)
     else:
-        _run_lanes(lanes, train, stop)
+        idle = None if while_waiting is None else (
+            lambda done: while_waiting(load_run(layout.root), done))
+        _run_lanes(lanes, train, stop, idle=idle)
     start = time.perf_counter()
     export_synthetic(load_run(layout.root))
     kill_point("run:exported")

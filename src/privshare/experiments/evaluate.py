@@ -179,20 +179,23 @@ def evaluate_ahead(run: Run, *, config: EvalConfig, done: threading.Event) -> Ah
 
     Called while privGAN still trains (``run_experiment``'s ``while_waiting``):
     the real-row sources, the local GANs' sources and each seed's feature
-    network. It stops between two classifiers once ``done`` is set. Every job
+    network, smallest training set first. It stops between two classifiers
+    once ``done`` is set. Every job
     seeds itself, so :func:`evaluate_run` given these results (``ahead``)
     writes the numbers it would compute itself.
     """
     out = Ahead(config=validate_eval_config(config))
     dataset, partition = _data(run)
-    for seed in config.seeds:
-        plan = plan_utility(run, dataset=dataset, partition=partition, config=config, seed=seed)
-        log_one = fit_logger(plan)
-        for i, (key, job) in enumerate(_keyed_jobs(plan)):
-            if done.is_set():
-                return out
-            out.results[key] = job.fn(**job.kwargs)
-            log_one(i, out.results[key])
+    plans = [plan_utility(run, dataset=dataset, partition=partition, config=config, seed=seed)
+             for seed in config.seeds]
+    jobs = [(plan, i, key, job) for plan in plans
+            for i, (key, job) in enumerate(_keyed_jobs(plan))]
+    # smallest first: when privGAN ends, the job in hand (which it waits for) is a short one
+    for plan, i, key, job in sorted(jobs, key=lambda j: j[3].cost):
+        if done.is_set():
+            break
+        out.results[key] = job.fn(**job.kwargs)
+        fit_logger(plan)(i, out.results[key])
     return out
 
 

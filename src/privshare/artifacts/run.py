@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from privshare.artifacts.images import to_uint8
+from privshare.artifacts.export import sample_labelled
 from privshare.artifacts.layout import RunLayout
 from privshare.artifacts.models import (
     ArtifactError,
@@ -131,21 +131,11 @@ class Run:
         (:meth:`holds`) are left out: its generator never learnt them.
         Returns uint8 images (n, H, W) and their labels (n,), class by class.
         """
-        net = self.generator(method, owner)
-        rng = torch.Generator().manual_seed(int(seed))
-        c = len(self.classes)
-        counts = [int(n_per_class)] * c if isinstance(n_per_class, int) else list(n_per_class)
-        if len(counts) != c:
-            raise ValueError(f"n_per_class has {len(counts)} counts; this run has {c} classes")
-        width = max(counts, default=0)
-        z = torch.randn((c, width, self.config.model.latent_dim), generator=rng)
-        with torch.no_grad():
-            out = net(z).reshape(c, width, -1).numpy()  # (C, width, H * W)
-        keep = [k for k, held in enumerate(self.holds(owner)) if held]
-        flat = np.concatenate([out[k, : counts[k]] for k in keep] or [out[0, :0]])
-        labels = np.concatenate([np.full(counts[k], self.classes[k], np.int64) for k in keep]
-                                or [np.zeros(0, np.int64)])
-        return to_uint8(flat, self.image_shape), labels
+        return sample_labelled(
+            self.generator(method, owner), classes=self.classes, image_shape=self.image_shape,
+            latent_dim=self.config.model.latent_dim, n_per_class=n_per_class, seed=seed,
+            holds=self.holds(owner),
+        )
 
     def score(self, method: str, owner: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """D's probability that each real row is real, with the row's class's D.

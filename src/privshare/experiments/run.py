@@ -25,10 +25,9 @@ import privshare
 from privshare.artifacts import (
     Run,
     RunLayout,
+    export_owner,
     load_run,
-    save_grid,
     save_model_file,
-    save_npz_atomic,
 )
 from privshare.artifacts.atomic import write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
@@ -43,7 +42,6 @@ from privshare.data import Dataset, Partition, save_partition
 from privshare.data.arrays import save_arrays
 from privshare.data.prepare import prepare_data
 from privshare.faults import kill_point
-from privshare.seeding import STAGE_EXPORT, derive_seed
 from privshare.training import (
     DPGANTrainer,
     GANTrainer,
@@ -274,15 +272,11 @@ def _run_lanes(lanes: list[list[str]], train, stop: threading.Event,
 
 def export_synthetic(run: Run) -> list[Path]:
     """Write each owner's labelled synthetic .npz and PNG grid for every method."""
-    written = []
-    e = run.config.export
-    for m_i, method in enumerate(run.methods):
+    written, methods = [], run.methods
+    for method in methods:
         for j in range(run.owners):
-            seed = derive_seed(run.config.seed, STAGE_EXPORT, m_i, j)
-            x, y = run.generate(method, j, n_per_class=e.samples_per_class, seed=seed)
-            save_npz_atomic(run.layout.synthetic(method, j), x=x, y=y)
-            save_grid(run.layout.grid(method, j), x, y, classes=run.classes, columns=e.grid_columns)
-            written += [run.layout.synthetic(method, j), run.layout.grid(method, j)]
+            written += export_owner(run.layout, config=run.config, method=method, owner=j,
+                                    methods=methods, holds=run.holds(j))
     return written
 
 

@@ -5,7 +5,9 @@ process per message, or once for a long-lived ClientApp process), runs the
 SAME step functions as :class:`privshare.training.PrivGANTrainer` and saves
 the state back before every reply leaves, so a node that is killed and
 restarted goes on from its checkpoint, and a round that is asked for twice
-is answered from the saved reply instead of being trained twice.
+is answered from the saved reply instead of being trained twice. Its state
+is built by :mod:`privshare.training.privgan_setup` and its export written by
+:func:`privshare.artifacts.export.export_owner`, as in a one-process run.
 
 One round with K local steps, given DP's current weights W (the server's)::
 
@@ -31,14 +33,15 @@ from typing import Any
 
 import torch
 
+from privshare.artifacts.export import export_owner
+from privshare.artifacts.layout import RunLayout
+from privshare.artifacts.models import save_model_file
 from privshare.config import RunConfig, config_to_dict
-from privshare.models import build_central_discriminator
-from privshare.seeding import INIT, STAGE_EXPORT, STAGE_PRIVGAN, STREAM, derive_seed
 from privshare.training import (
     CheckpointError,
-    OwnerState,
     autocast,
-    compile_network,
+    build_central_state,
+    build_owner_state,
     keep_freed_memory,
     load_checkpoint,
     master_dtype,
@@ -78,29 +81,19 @@ class OwnerSession:
             raise FederationError(f"node config owner={node.owner}, but the run has owners 0..{owners - 1}")
         self.config, self.node, self.owners = config, node, owners
         self.device = resolve_device(node.device or config.train.device)
-        dtype = master_dtype(config.train.precision)
-        data = load_owner_rows(node.data, classes=config.data.classes, device=self.device, dtype=dtype)
+        self.seed = config.seed if node.seed is None else node.seed  # this owner's root seed
+        self.layout = RunLayout(node.run_dir)  # this owner writes owner_<j>/ and its checkpoint
+        data = load_owner_rows(node.data, classes=config.data.classes, device=self.device,
+                               dtype=master_dtype(config.train.precision))
         self.rows, self.classes, self.image_shape = data.rows, data.classes, data.image_shape
         n_classes, _, data_dim = self.rows.x.shape
-        j, seed = node.owner, config.seed if node.seed is None else node.seed
-        self.state = OwnerState(
-            index=j, model=config.model, optim=config.optim, classes=n_classes, data_dim=data_dim,
-            init_seed=derive_seed(seed, STAGE_PRIVGAN, j, INIT),
-            stream_seed=derive_seed(seed, STAGE_PRIVGAN, j, STREAM),
-            device=self.device, dtype=dtype,
-            augment=config.train.augment, ema_decay=config.train.ema_decay,
-            r1_gamma=config.train.r1_gamma,
-            r1_every=config.train.r1_every,
-        )
-        self.central = build_central_discriminator(
-            config.model, models=n_classes, data_dim=data_dim, owners=owners
-        ).to(device=self.device, dtype=dtype)  # weights come from the server every round
+        self.state = build_owner_state(config, owner=node.owner, rows=self.rows,
+                                       device=self.device, seed=self.seed)
+        self.central = build_central_state(  # DP's weights come from the server every round
+            config, classes=n_classes, data_dim=data_dim, owners=owners, device=self.device,
+        ).network
         if config.train.tune_allocator:
             keep_freed_memory()
-        if config.train.compile:
-            t = config.train
-            self.state.compile(batch=t.batch_size, precision=t.precision)
-            compile_network(self.central, batch=t.batch_size, precision=t.precision, label="DP")
         self.pending_z: torch.Tensor | None = None  # (C, B, latent) of the step whose G step is due
         self.done_round = -1
         self.finished = False
@@ -109,9 +102,7 @@ class OwnerSession:
 
     @property
     def checkpoint_path(self) -> Path:
-        # RunLayout(run_dir).checkpoint("privgan", j), spelled out: importing
-        # privshare.artifacts would add scikit-learn to every message's start-up
-        return self.node.run_dir / "checkpoints" / f"privgan_owner_{self.node.owner}.pt"
+        return self.layout.checkpoint("privgan", self.node.owner)
 
     def describe(self) -> dict[str, Any]:
         """What the server may know: index, name, class list, row counts, image shape."""
@@ -229,26 +220,13 @@ class OwnerSession:
 
     def _export(self) -> None:
         """G_j, D_j, labelled synthetic rows and a grid, in this owner's folder only."""
-        from privshare.artifacts import RunLayout, save_grid, save_model_file, save_npz_atomic, to_uint8
-
-        layout = RunLayout(self.node.run_dir)
-        j, e = self.node.owner, self.config.export
+        j, methods = self.node.owner, self.config.train.methods
         save_model_file(
-            layout.model("privgan", j), kind="privgan_owner", classes=self.classes,
+            self.layout.model("privgan", j), kind="privgan_owner", classes=self.classes,
             image_shape=self.image_shape,
             networks={"generator": self.state.sampler.state_dict(),
                       "discriminator": self.state.discriminator.state_dict()},
         )
-        methods = self.config.train.methods
-        m_i = methods.index("privgan") if "privgan" in methods else 0  # as export_synthetic
-        seed = self.config.seed if self.node.seed is None else self.node.seed
-        rng = torch.Generator().manual_seed(derive_seed(seed, STAGE_EXPORT, m_i, j))
-        c, n = len(self.classes), e.samples_per_class
-        z = torch.randn((c, n, self.config.model.latent_dim), generator=rng)
-        generator = self.state.sampler.to("cpu", torch.float32).eval()
-        with torch.no_grad():
-            flat = generator(z).reshape(c * n, -1).numpy()
-        x = to_uint8(flat, self.image_shape)
-        y = torch.tensor(self.classes).repeat_interleave(n).numpy()
-        save_npz_atomic(layout.synthetic("privgan", j), x=x, y=y)
-        save_grid(layout.grid("privgan", j), x, y, classes=self.classes, columns=e.grid_columns)
+        # seeded by privGAN's place among the configured methods, as a one-process run of them
+        export_owner(self.layout, config=self.config, method="privgan", owner=j,
+                     methods=methods if "privgan" in methods else ("privgan",), seed=self.seed)

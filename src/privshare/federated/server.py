@@ -23,8 +23,7 @@ from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 
 from privshare.config import RunConfig
-from privshare.seeding import CENTRAL, INIT, STAGE_PRIVGAN, derive_seed
-from privshare.training import CentralState, master_dtype, resolve_device, steps_per_epoch
+from privshare.training import build_central_state, privgan_steps_per_epoch, resolve_device
 from privshare.federated import records as rec
 from privshare.federated import trace
 from privshare.federated.records import ReplyRejected, RoundOrder
@@ -312,14 +311,11 @@ def run_server(grid: Grid, *, config: RunConfig, settings: FederatedSettings) ->
     owners = discover(grid, owners=n, settings=settings)
     t, device = config.train, resolve_device(config.train.device)
     first = owners[0]
-    central = CentralState(
-        model=config.model, optim=config.optim, classes=len(first.classes),
-        data_dim=first.image_shape[0] * first.image_shape[1], owners=n,
-        init_seed=derive_seed(config.seed, STAGE_PRIVGAN, CENTRAL, INIT), device=device,
-        dtype=master_dtype(t.precision),
+    central = build_central_state(  # DP is stepped and sent here, never run: not compiled
+        config, classes=len(first.classes), data_dim=first.image_shape[0] * first.image_shape[1],
+        owners=n, device=device, compile_forward=False,
     )
-    spe = steps_per_epoch(t.steps_per_epoch, counts=[c for o in owners for c in o.counts],
-                          batch=t.batch_size)
+    spe = privgan_steps_per_epoch(config, counts=[c for o in owners for c in o.counts])
     total, k = t.epochs_privgan * spe, settings.local_steps
     rounds = math.ceil(total / k)
     folder = ServerRunFolder(config=config, settings=settings, owners=owners, device=device)

@@ -5,6 +5,11 @@ from privshare.training.dpgan import DPGANTrainer
 from privshare.training.gan import GANTrainer
 from privshare.training.loop import TrainingDiverged, fit, resume
 from privshare.training.privgan import PrivGANTrainer
+from privshare.training.privgan_setup import (
+    build_central_state,
+    build_owner_state,
+    privgan_steps_per_epoch,
+)
 from privshare.training.runtime import (
     autocast,
     compile_network,
@@ -25,11 +30,14 @@ __all__ = [
     "RealRows",
     "TrainingDiverged",
     "autocast",
+    "build_central_state",
+    "build_owner_state",
     "compile_network",
     "keep_freed_memory",
     "fit",
     "load_checkpoint",
     "master_dtype",
+    "privgan_steps_per_epoch",
     "resolve_device",
     "resume",
     "save_checkpoint",

@@ -20,10 +20,15 @@ import torch
 
 from privshare.config import RunConfig
 from privshare.config import shares as rules
-from privshare.seeding import CENTRAL, INIT, STAGE_PRIVGAN, STREAM, derive_seed
+from privshare.seeding import CENTRAL, STAGE_PRIVGAN, STREAM, derive_seed
 from privshare.training.losses import central_class_weights
-from privshare.training.runtime import compile_network, master_dtype, steps_per_epoch
-from privshare.training.state import CentralState, OwnerState, RealRows
+from privshare.training.privgan_setup import (
+    build_central_state,
+    build_owner_state,
+    privgan_steps_per_epoch,
+)
+from privshare.training.runtime import master_dtype
+from privshare.training.state import RealRows
 from privshare.training.steps import (
     central_gradient_share,
     central_pretrain_step,
@@ -57,7 +62,6 @@ class PrivGANTrainer:
         self.dtype = master_dtype(config.train.precision)
         n_owners = len(rows)
         classes, _, data_dim = rows[0].x.shape
-        seed = config.seed
         holds = torch.stack([r.holds for r in rows])  # (N, C) bool
         problem = rules.holder_problem(holds.tolist(), classes=None, key="rows", privgan=True)
         if problem:
@@ -65,51 +69,20 @@ class PrivGANTrainer:
         # (N, C) bool, or None when every owner holds every class (the unweighted steps)
         self.holds = None if bool(holds.all()) else holds.to(device)
         self.dp_weights = None if self.holds is None else central_class_weights(self.holds)
-        self.owners = [
-            OwnerState(
-                index=j,
-                model=config.model,
-                optim=config.optim,
-                classes=classes,
-                data_dim=data_dim,
-                init_seed=derive_seed(seed, STAGE_PRIVGAN, j, INIT),
-                stream_seed=derive_seed(seed, STAGE_PRIVGAN, j, STREAM),
-                device=device,
-                dtype=self.dtype,
-                augment=config.train.augment,
-                ema_decay=config.train.ema_decay,
-                r1_gamma=config.train.r1_gamma,
-                r1_every=config.train.r1_every,
-                holds=holds[j],
-            )
-            for j in range(n_owners)
-        ]
-        self.central = CentralState(
-            model=config.model,
-            optim=config.optim,
-            classes=classes,
-            data_dim=data_dim,
-            owners=n_owners,
-            init_seed=derive_seed(seed, STAGE_PRIVGAN, CENTRAL, INIT),
-            device=device,
-            dtype=self.dtype,
-        )
-        if config.train.compile:  # each network falls back to eager on its own
-            for owner in self.owners:
-                owner.compile(batch=config.train.batch_size, precision=config.train.precision)
-            compile_network(self.central.network, batch=config.train.batch_size,
-                            precision=config.train.precision, label="DP")
+        self.owners = [build_owner_state(config, owner=j, rows=r, device=device)
+                       for j, r in enumerate(rows)]
+        self.central = build_central_state(config, classes=classes, data_dim=data_dim,
+                                           owners=n_owners, device=device)
         self.shared_rng = torch.Generator(device=device)
-        self.shared_rng.manual_seed(derive_seed(seed, STAGE_PRIVGAN, CENTRAL, STREAM))
+        self.shared_rng.manual_seed(derive_seed(config.seed, STAGE_PRIVGAN, CENTRAL, STREAM))
         self.epoch = 0
         self.pretrained = config.train.dp_pretrain_epochs == 0
         self.history: list[dict[str, float]] = []
 
     def steps_per_epoch(self) -> int:
         """Steps per epoch from the (owner, class) subsets that exist (absent pairs ignored)."""
-        counts = [int(n) for r in self.rows for n in r.counts.tolist() if n > 0]
-        t = self.config.train
-        return steps_per_epoch(t.steps_per_epoch, counts=counts, batch=t.batch_size)
+        counts = [n for r in self.rows for n in r.counts.tolist()]
+        return privgan_steps_per_epoch(self.config, counts=counts)
 
     def prepare(self) -> None:
         """Optional DP pre-training on real rows (original privGAN; off by default)."""

@@ -76,4 +76,4 @@ def test_a_sweep_plans_one_dpgan_cell_per_fraction_like_the_local_gan():
     assert [(c.f0, c.f1) for c in by_method["dpgan"]] == [(c.f0, c.f1) for c in by_method["gan"]]
     assert all(c.key.startswith("dpgan-") for c in by_method["dpgan"])
     assert len({c.run_seed for c in cells}) == len(cells)
-    assert all(json.loads(c.config)["train"]["methods"] == ["dpgan"] for c in by_method["dpgan"])
+    assert all(c.config["train"]["methods"] == ["dpgan"] for c in by_method["dpgan"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import sqlite3
@@ -14,16 +13,16 @@ import time
 
 import pytest
 
-from privshare.experiments.store import CellSpec, ResultStore, StoreError, swap_owner
+from privshare.experiments.store import Cell, ResultStore, StoreError, swap_owner
 
 
-def _cells(n: int = 3, *, mirror: bool = False) -> list[CellSpec]:
-    cells = [CellSpec(key=f"privgan-{i}", method="privgan", f0=0.1 * (i + 1), f1=0.2, seed=0,
-                      run_seed=100 + i, run_dir=f"cells/c{i}", config=json.dumps({"i": i}))
+def _cells(n: int = 3, *, mirror: bool = False) -> list[Cell]:
+    cells = [Cell(key=f"privgan-{i}", method="privgan", fractions=(0.1 * (i + 1), 0.2), seed=0,
+                  run_seed=100 + i, run_dir=f"cells/c{i}", config={"i": i})
              for i in range(n)]
     if mirror:
-        cells.append(CellSpec(key="privgan-mirror", method="privgan", f0=0.2, f1=0.1, seed=0,
-                              run_seed=7, run_dir="cells/m", config="{}", mirror_of="privgan-0"))
+        cells.append(Cell(key="privgan-mirror", method="privgan", fractions=(0.2, 0.1), seed=0,
+                          run_seed=7, run_dir="cells/m", config={}, mirror_of="privgan-0"))
     return cells
 
 
@@ -47,8 +46,8 @@ def test_initialise_is_idempotent_and_checks_the_spec(store):
     with pytest.raises(StoreError, match="another spec"):
         store.initialise(spec={"name": "other"}, cells=_cells(), info={})
     mirror = store.cells()[-1]
-    assert mirror.mirror_of == store.cells()[0].id
-    assert store.cell_config(store.cells()[1].id) == {"i": 1}
+    assert mirror.mirror_of == store.cells()[0].key
+    assert store.cells()[1].config == {"i": 1}
 
 
 def test_missing_store_is_an_error_that_says_what_to_do(tmp_path):
@@ -161,8 +160,8 @@ WRITER = textwrap.dedent("""
 
 def test_sigkill_during_writes_never_leaves_a_partial_cell(tmp_path):
     path = tmp_path / "k.sqlite"
-    cells = [CellSpec(key=f"c{i}", method="gan", f0=0.1, f1=0.1, seed=i, run_seed=i,
-                      run_dir=f"cells/{i}", config="{}") for i in range(200)]
+    cells = [Cell(key=f"c{i}", method="gan", fractions=(0.1, 0.1), seed=i, run_seed=i,
+                  run_dir=f"cells/{i}", config={}) for i in range(200)]
     with ResultStore(path, create=True) as s:
         s.initialise(spec={"k": 1}, cells=cells, info={})
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,

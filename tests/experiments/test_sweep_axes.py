@@ -38,7 +38,7 @@ def test_plan_of_the_privacy_front_grid():
                         f"privgan-f0.02-f0.2-s0-{KEY}=0.3"]
     assert f"privgan-f0.01-f0.25-s2-{KEY}=10" in keys
     for c in cells:
-        config = json.loads(c.config)
+        config = c.config
         assert config["train"]["privacy_weight"] == c.axes[KEY] and config["name"] == c.key
         assert config["data"]["fractions"] == [c.f0, c.f1]
     # the weights of one cell and seed share a run seed: the front is a paired comparison
@@ -63,7 +63,7 @@ def test_axes_cross_every_cell_and_name_it_whatever_the_file_order(tmp_path):
     assert mirror.key == f"privgan-f0.4-f0.2-s0-model.latent_dim=8-{KEY}=0"
     assert mirror.mirror_of == f"privgan-f0.2-f0.4-s0-model.latent_dim=8-{KEY}=0"
     assert mirror.mirror_of in {c.key for c in cells}
-    assert json.loads(mirror.config)["model"]["latent_dim"] == 8
+    assert mirror.config["model"]["latent_dim"] == 8
 
 
 @pytest.mark.parametrize("axes, message", [

@@ -4,7 +4,6 @@ sweep killed and resumed, every owner's fraction in the store, the export and th
 from __future__ import annotations
 
 import csv
-import json
 import signal
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def test_plan_of_the_owner_grids(grid, fractions):
     privgan, gan = ([c for c in cells if c.method == m] for m in ("privgan", "gan"))
     assert [c.fractions for c in privgan] == [fractions]
     assert privgan[0].key == "privgan-" + "-".join(f"f{f:g}" for f in fractions) + "-s0"
-    config = json.loads(privgan[0].config)
+    config = privgan[0].config
     assert config["data"]["fractions"] == list(fractions) and config["name"] == privgan[0].key
     assert [(c.f0, c.f1) for c in gan] == [(f, f) for f in fractions]  # one GAN per fraction
     assert len({c.run_seed for c in cells}) == len(cells)

@@ -8,12 +8,11 @@ figures are then checked against these known shapes, without training.
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 import pytest
 
-from privshare.experiments.store import CellSpec, ResultStore
+from privshare.experiments.store import Cell, ResultStore
 from privshare.reports import names as N
 
 FRACTIONS = (0.05, 0.1, 0.2)
@@ -90,12 +89,12 @@ def make_store(root, *, symmetric: bool = False, privgan_cells=None):
     pairs = privgan_cells or [(f0, f1) for f0 in FRACTIONS for f1 in FRACTIONS]
     for f0, f1 in pairs:
         mirror = f"privgan-{f1}-{f0}" if symmetric and f0 > f1 else None
-        cells.append(CellSpec(key=f"privgan-{f0}-{f1}", method="privgan", f0=f0, f1=f1, seed=0,
-                              run_seed=len(cells), run_dir="cells/x",
-                              config=json.dumps({"seed": len(cells)}), mirror_of=mirror))
+        cells.append(Cell(key=f"privgan-{f0}-{f1}", method="privgan", fractions=(f0, f1), seed=0,
+                          run_seed=len(cells), run_dir="cells/x", config={"seed": len(cells)},
+                          mirror_of=mirror))
     for f in FRACTIONS:
-        cells.append(CellSpec(key=f"gan-{f}-{f}", method="gan", f0=f, f1=f, seed=0,
-                              run_seed=len(cells), run_dir="cells/x", config="{}"))
+        cells.append(Cell(key=f"gan-{f}-{f}", method="gan", fractions=(f, f), seed=0,
+                          run_seed=len(cells), run_dir="cells/x", config={}))
     root.mkdir(parents=True, exist_ok=True)
     with ResultStore(root / "results.sqlite", create=True) as store:
         store.initialise(spec={"name": "fake", "seeds": [0], "eval_seeds": [0]}, cells=cells,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from privshare.experiments.store import CellSpec, ResultStore
+from privshare.experiments.store import Cell, ResultStore
 from privshare.intervals import t_interval
 from privshare.reports import build_report
 from privshare.reports import names as N
@@ -27,8 +27,9 @@ def accuracy(pair: int, owner: str, w: float, seed: int) -> float:
 
 
 def make_axis_store(root):
-    cells = [CellSpec(key=f"privgan-{f0}-{f1}-s{seed}-{KEY}={w:g}", method="privgan", f0=f0, f1=f1,
-                      seed=seed, run_seed=seed, run_dir="cells/x", config="{}", axes={KEY: w})
+    cells = [Cell(key=f"privgan-{f0}-{f1}-s{seed}-{KEY}={w:g}", method="privgan",
+                  fractions=(f0, f1), seed=seed, run_seed=seed, run_dir="cells/x", config={},
+                  axes={KEY: w})
              for seed in SEEDS for f0, f1 in PAIRS for w in WEIGHTS]
     root.mkdir(parents=True, exist_ok=True)
     with ResultStore(root / "results.sqlite", create=True) as store:

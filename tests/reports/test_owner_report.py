@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from privshare.experiments.store import CellSpec, ResultStore
+from privshare.experiments.store import Cell, ResultStore
 from privshare.reports import build_report
 from privshare.reports import names as N
 from privshare.reports.answer import cell_answers
@@ -69,18 +69,17 @@ def make_many_store(root, *, pairs: bool = True, weights: tuple[float, ...] = ()
     for values in combos:
         suffix = "".join(f"-w{v}" for v in values.values())
         for i, fr in enumerate(MANY):
-            specs.append(("many", i, CellSpec(
-                key=f"privgan-{'-'.join(map(str, fr))}{suffix}", method="privgan", f0=fr[0],
-                f1=fr[1], fractions=fr, seed=0, run_seed=i, run_dir="cells/x", config="{}",
-                axes=values)))
+            specs.append(("many", i, Cell(
+                key=f"privgan-{'-'.join(map(str, fr))}{suffix}", method="privgan", fractions=fr,
+                seed=0, run_seed=i, run_dir="cells/x", config={}, axes=values)))
         for f0, f1 in ([(a, b) for a in FRACTIONS for b in FRACTIONS] if pairs else []):
-            specs.append(("privgan", 0, CellSpec(
-                key=f"privgan-{f0}-{f1}{suffix}", method="privgan", f0=f0, f1=f1, seed=0,
-                run_seed=1, run_dir="cells/x", config="{}", axes=values)))
+            specs.append(("privgan", 0, Cell(
+                key=f"privgan-{f0}-{f1}{suffix}", method="privgan", fractions=(f0, f1), seed=0,
+                run_seed=1, run_dir="cells/x", config={}, axes=values)))
         for f in FRACTIONS:
-            specs.append(("gan", 0, CellSpec(key=f"gan-{f}-{f}{suffix}", method="gan", f0=f, f1=f,
-                                             seed=0, run_seed=2, run_dir="cells/x", config="{}",
-                                             axes=values)))
+            specs.append(("gan", 0, Cell(key=f"gan-{f}-{f}{suffix}", method="gan", fractions=(f, f),
+                                         seed=0, run_seed=2, run_dir="cells/x", config={},
+                                         axes=values)))
     root.mkdir(parents=True, exist_ok=True)
     with ResultStore(root / "results.sqlite", create=True) as store:
         store.initialise(spec={"name": "many", "seeds": [0], "eval_seeds": [0]},

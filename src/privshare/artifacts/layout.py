@@ -16,14 +16,26 @@
       owner_<j>/grid_<method>.png        one row of samples per class
       checkpoints/*.pt            resumable training state
       .run.lock                   held while a process trains or evaluates the run
+      report/                     what ``privshare report RUN`` writes by default
+
+A sweep folder (:class:`SweepLayout`) holds the result store and one run
+folder per trained cell::
+
+    SWEEP/ (= out_dir / sweep name)
+      results.sqlite              the result store (:mod:`privshare.experiments.store`)
+      cells/<key>/                one run folder per trained cell (a RUN/ as above)
+      report/                     what ``privshare report SWEEP`` writes by default
+      .sweep.lock                 held (flock) while a sweep process works on the folder
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 METHODS = ("privgan", "gan", "dpgan")
+REPORT = "report"  # folder a report is written to, inside a run or sweep folder
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,10 @@ class RunLayout:
     @property
     def lock(self) -> Path:
         return self.root / ".run.lock"
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT
 
     @property
     def partition(self) -> Path:
@@ -75,6 +91,38 @@ class RunLayout:
     def checkpoint(self, method: str, owner: int | None = None) -> Path:
         suffix = "" if owner is None else f"_owner_{owner}"
         return self.root / "checkpoints" / f"{_check(method)}{suffix}.pt"
+
+
+@dataclass(frozen=True)
+class SweepLayout:
+    """Paths inside one sweep folder."""
+
+    STORE: ClassVar[str] = "results.sqlite"  # the result store's file name
+    CELLS: ClassVar[str] = "cells"  # folder of the cells' run folders
+
+    root: Path
+
+    @property
+    def store(self) -> Path:
+        return self.root / self.STORE
+
+    @property
+    def cells(self) -> Path:
+        return self.root / self.CELLS
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".sweep.lock"
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT
+
+    @classmethod
+    def run_dir(cls, key: str) -> str:
+        """Cell ``key``'s run folder relative to the sweep folder, as the store records it
+        (``cells/<key>``)."""
+        return str(Path(cls.CELLS) / key)
 
 
 def _check(method: str) -> str:

@@ -24,6 +24,12 @@ artifacts and its ``done`` status are written in ONE transaction
 (:meth:`ResultStore.finish`), so a process killed at any moment leaves either
 the whole cell or nothing; ``(cell_id, source, owner, eval_seed, metric,
 class)`` is the primary key, so a row cannot be stored twice.
+
+Every read of a store goes through :class:`ResultStore` (reports open it with
+``read_only=True``). A cell, planned or stored, is one :class:`Cell`; its
+``mirror_of`` is the key of the cell it mirrors (the table holds that cell's id).
+The store's file name and the sweep folder around it are
+:class:`privshare.artifacts.layout.SweepLayout`.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -109,64 +115,63 @@ class StoreError(ValueError):
 
 
 @dataclass(frozen=True)
-class CellSpec:
-    """A cell to create: ``mirror_of`` names the key of the cell it copies (or None)."""
-
-    key: str
-    method: str
-    f0: float
-    f1: float
-    seed: int
-    run_seed: int
-    run_dir: str
-    config: str  # the cell's resolved run config, JSON
-    mirror_of: str | None = None
-    axes: dict[str, Any] = field(default_factory=dict)  # axis key -> this cell's value
-    fractions: tuple[float, ...] = ()  # every owner's fraction, owner 0 first (() = (f0, f1))
-
-    def __post_init__(self) -> None:
-        _complete_fractions(self)
-
-
-def _complete_fractions(cell: CellSpec | Cell) -> None:
-    """``fractions`` as given, or ``(f0, f1)`` when empty; it must start with ``f0, f1``."""
-    if not cell.fractions:
-        object.__setattr__(cell, "fractions", (cell.f0, cell.f1))
-    object.__setattr__(cell, "fractions", tuple(float(f) for f in cell.fractions))
-    if len(cell.fractions) < 2 or cell.fractions[:2] != (cell.f0, cell.f1):
-        raise ValueError(f"cell {cell.key!r}: fractions {list(cell.fractions)} must list two or "
-                         f"more owners and start with f0={cell.f0}, f1={cell.f1}")
-
-
-@dataclass(frozen=True)
 class Cell:
-    """A cell as stored."""
+    """One cell of a sweep: planned (``id`` None, ``pending``) or read back from the store.
 
-    id: int
-    key: str
-    method: str
-    f0: float
-    f1: float
-    seed: int
-    run_seed: int
-    status: str
-    mirror_of: int | None
-    attempts: int
-    error: str | None
-    run_dir: str
-    elapsed_s: float | None
+    ``f0`` and ``f1`` (owner 0's and owner 1's fraction, the grid position the
+    ``cells`` table stores) are the first two of ``fractions``.
+    """
+
+    key: str  # unique in the sweep: privgan-f0.02-f0.2-s0, then -axis=value per axis
+    method: str  # privgan | gan | dpgan (a run folder read as one cell: "run")
+    fractions: tuple[float, ...]  # every owner's fraction, owner 0 first (two or more)
+    seed: int  # the replicate's root seed
+    run_seed: int  # the seed its run trains with, derived from seed and grid position
+    run_dir: str  # its run folder, relative to the sweep folder (SweepLayout.run_dir)
+    config: dict[str, Any]  # its resolved run config
+    mirror_of: str | None = None  # key of the cell whose rows it copies, owners swapped
     axes: dict[str, Any] = field(default_factory=dict)  # axis key -> value ({} without axes)
-    fractions: tuple[float, ...] = ()  # every owner's fraction, owner 0 first (() = (f0, f1))
+    id: int | None = None  # its row in the store (None until stored)
+    status: str = "pending"  # pending | running | done | failed
+    attempts: int = 0  # times a sweep process started it
+    error: str | None = None  # the last failure's traceback
+    elapsed_s: float | None = None  # training and evaluation time of the stored result
 
     def __post_init__(self) -> None:
-        _complete_fractions(self)
+        object.__setattr__(self, "fractions", tuple(float(f) for f in self.fractions))
+        if len(self.fractions) < 2:
+            raise ValueError(f"cell {self.key!r}: fractions {list(self.fractions)} must list "
+                             "two or more owners, owner 0 first")
+
+    @property
+    def f0(self) -> float:
+        return self.fractions[0]
+
+    @property
+    def f1(self) -> float:
+        return self.fractions[1]
+
+    @property
+    def owners(self) -> int:
+        return len(self.fractions)
+
+    def fraction(self, owner: int | str) -> float | None:
+        """Fraction of owner ``owner`` in this cell (None for pooled rows)."""
+        text = str(owner)
+        return self.fractions[int(text)] if text.isdigit() and int(text) < self.owners else None
+
+    def partner(self, owner: int | str) -> float | None:
+        """Fraction of the other owner of a two-owner cell (None for pooled rows and for
+        cells of more owners, where there is no one other owner)."""
+        if self.owners != 2 or self.fraction(owner) is None:
+            return None
+        return self.fractions[1 - int(str(owner))]
 
 
-def read_fractions(con: sqlite3.Connection) -> dict[int, tuple[float, ...]]:
+def _read_fractions(con: sqlite3.Connection) -> dict[int, tuple[float, ...]]:
     """cell id -> every owner's fraction; {} for a store of two-owner cells only (or one
     older than cells of more owners): each cell's owners are then its ``(f0, f1)``."""
-    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
-                   "'cell_fractions'").fetchone() is None:
+    if not _has_table(con, "cell_fractions"):
         return {}
     out: dict[int, list[float]] = {}
     for cell_id, _, fraction in con.execute("SELECT cell_id, owner, fraction FROM "
@@ -175,22 +180,26 @@ def read_fractions(con: sqlite3.Connection) -> dict[int, tuple[float, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def extra_fraction_columns(fractions: dict[int, tuple[float, ...]]) -> list[str]:
-    """``f2``, ``f3``, ... up to the largest cell's last owner ([] for two-owner cells)."""
-    owners = max((len(f) for f in fractions.values()), default=2)
-    return [f"f{j}" for j in range(2, owners)]
-
-
-def read_axes(con: sqlite3.Connection) -> dict[int, dict[str, Any]]:
+def _read_axes(con: sqlite3.Connection) -> dict[int, dict[str, Any]]:
     """cell id -> its axis values; {} for a store without axes (or older than them)."""
-    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cell_axes'"
-                   ).fetchone() is None:
+    if not _has_table(con, "cell_axes"):
         return {}
     out: dict[int, dict[str, Any]] = {}
     for cell_id, key, value in con.execute("SELECT cell_id, key, value FROM cell_axes"
                                            " ORDER BY key"):
         out.setdefault(cell_id, {})[key] = json.loads(value)
     return out
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                       (name,)).fetchone() is not None
+
+
+def _extra_fraction_columns(cells: Iterable[Cell]) -> list[str]:
+    """``f2``, ``f3``, ... up to the largest cell's last owner ([] for two-owner cells)."""
+    owners = max((c.owners for c in cells), default=2)
+    return [f"f{j}" for j in range(2, owners)]
 
 
 def _now() -> str:
@@ -222,12 +231,26 @@ def _as_os_error(err: sqlite3.OperationalError, path: Path) -> OSError | None:
 
 
 class ResultStore:
-    """Read and write one sweep's SQLite file. Use as a context manager."""
+    """Read and write one sweep's SQLite file. Use as a context manager.
 
-    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+    ``read_only=True`` opens an existing store for reading only (what reports
+    do, even while a sweep process writes it): the file is never changed and
+    one that is not a result store is refused with a :class:`StoreError`.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = False, read_only: bool = False) -> None:
         self.path = Path(path)
+        if create and read_only:
+            raise ValueError("create=True and read_only=True: a store opened read-only "
+                             "cannot be created; pass one of them")
         if not create and not self.path.is_file():
             raise StoreError(f"result store {str(self.path)!r} does not exist; run the sweep first")
+        if read_only:
+            self._con = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
+                                        timeout=60.0)
+            self._con.row_factory = sqlite3.Row
+            self._check_tables()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._con = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
@@ -242,6 +265,18 @@ class ResultStore:
             if fault is None:
                 raise
             raise fault from err
+
+    def _check_tables(self) -> None:
+        """Refuse a file that is not a result store (closing it first)."""
+        try:
+            missing = [t for t in ("meta", "cells", "results", "artifacts")
+                       if not _has_table(self._con, t)]
+            problem = f"no such table: {', '.join(missing)}" if missing else None
+        except sqlite3.DatabaseError as err:
+            problem = str(err)
+        if problem is not None:
+            self._con.close()
+            raise StoreError(f"{str(self.path)!r} is not a privshare result store: {problem}")
 
     def close(self) -> None:
         self._con.close()
@@ -277,10 +312,7 @@ class ResultStore:
             raise fault from err
 
     # -- setting up -------------------------------------------------------
-    def meta(self) -> dict[str, Any]:
-        return {r["key"]: json.loads(r["value"]) for r in self._con.execute("SELECT * FROM meta")}
-
-    def initialise(self, *, spec: dict[str, Any], cells: Sequence[CellSpec],
+    def initialise(self, *, spec: dict[str, Any], cells: Sequence[Cell],
                    info: dict[str, Any]) -> int:
         """Record the sweep and its cells; a second call checks the spec is unchanged.
 
@@ -310,7 +342,8 @@ class ResultStore:
                 added = con.execute(
                     "INSERT OR IGNORE INTO cells (key, method, f0, f1, seed, run_seed, mirror_of,"
                     " run_dir, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (c.key, c.method, c.f0, c.f1, c.seed, c.run_seed, mirror, c.run_dir, c.config))
+                    (c.key, c.method, c.f0, c.f1, c.seed, c.run_seed, mirror, c.run_dir,
+                     json.dumps(c.config)))
                 if added.rowcount and c.axes:
                     con.executemany("INSERT INTO cell_axes VALUES (?, ?, ?)",
                                     [(added.lastrowid, k, json.dumps(v))
@@ -321,51 +354,62 @@ class ResultStore:
             return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0] - before
 
     # -- reading ----------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        """The sweep's ``spec``, its ``created`` date and ``info`` (versions)."""
+        return {r["key"]: json.loads(r["value"]) for r in self._con.execute("SELECT * FROM meta")}
+
     def cells(self, *, status: str | Sequence[str] | None = None) -> list[Cell]:
-        sql, args = "SELECT * FROM cells", ()
+        """The stored cells in the order they were planned (all, or those of ``status``)."""
+        sql, args = ("SELECT c.*, m.key AS mirror_key FROM cells c "
+                     "LEFT JOIN cells m ON m.id = c.mirror_of"), ()
         if status is not None:
             wanted = (status,) if isinstance(status, str) else tuple(status)
-            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
+            sql += f" WHERE c.status IN ({','.join('?' * len(wanted))})"
             args = wanted
-        rows = self._con.execute(sql + " ORDER BY id", args).fetchall()
-        axes, fractions = read_axes(self._con), read_fractions(self._con)
-        columns = [k for k in Cell.__dataclass_fields__ if k not in ("axes", "fractions")]
-        return [Cell(**{k: r[k] for k in columns}, axes=axes.get(r["id"], {}),
-                     fractions=fractions.get(r["id"], ())) for r in rows]
+        rows = self._con.execute(sql + " ORDER BY c.id", args).fetchall()
+        axes, fractions = _read_axes(self._con), _read_fractions(self._con)
+        return [Cell(key=r["key"], method=r["method"],
+                     fractions=fractions.get(r["id"], (r["f0"], r["f1"])), seed=r["seed"],
+                     run_seed=r["run_seed"], run_dir=r["run_dir"], config=json.loads(r["config"]),
+                     mirror_of=r["mirror_key"], axes=axes.get(r["id"], {}), id=r["id"],
+                     status=r["status"], attempts=r["attempts"], error=r["error"],
+                     elapsed_s=r["elapsed_s"]) for r in rows]
 
     def axis_keys(self) -> list[str]:
         """The sweep's axis keys, sorted ([] without axes)."""
-        return sorted({k for values in read_axes(self._con).values() for k in values})
+        return sorted({k for values in _read_axes(self._con).values() for k in values})
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every result row as stored (``cell_id``, ``source``, ``owner``, ``eval_seed``,
+        ``metric``, ``class``, ``value``, ``n``, ``mirrored``), in the order written."""
+        return [dict(r) for r in self._con.execute("SELECT * FROM results ORDER BY rowid")]
 
     def results(self) -> list[dict[str, Any]]:
         """Every result row joined with its cell's grid coordinates and axis values
         (one column per axis key, named by the key: ``train.privacy_weight``). In a
         sweep with cells of more than two owners, ``f2``, ``f3``, ... follow ``f0``
         and ``f1`` (None past a cell's last owner)."""
-        sql = ("SELECT c.key AS cell, c.method, c.f0, c.f1, c.seed, c.run_seed, r.* "
-               "FROM results r JOIN cells c ON c.id = r.cell_id ORDER BY r.rowid")
-        axes, fractions = read_axes(self._con), read_fractions(self._con)
-        extra = extra_fraction_columns(fractions)
+        cells = {c.id: c for c in self.cells()}
+        extra = _extra_fraction_columns(cells.values())
 
-        def more(cell_id: int) -> dict[str, float | None]:
-            owners = fractions.get(cell_id, ())
-            return {name: owners[j] if j < len(owners) else None
+        def joined(row: dict[str, Any]) -> dict[str, Any]:
+            c = cells[row["cell_id"]]
+            more = {name: c.fractions[j] if j < c.owners else None
                     for j, name in enumerate(extra, start=2)}
+            return {"cell": c.key, "method": c.method, "f0": c.f0, "f1": c.f1, "seed": c.seed,
+                    "run_seed": c.run_seed, **row, **more, **c.axes}
 
-        return [{**dict(r), **more(r["cell_id"]), **axes.get(r["cell_id"], {})}
-                for r in self._con.execute(sql)]
-
-    def cell_config(self, cell_id: int) -> dict[str, Any]:
-        """The resolved run config of a cell, as a plain dict."""
-        row = self._con.execute("SELECT config FROM cells WHERE id = ?", (cell_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"no cell with id {cell_id} in {str(self.path)!r}")
-        return json.loads(row["config"])
+        return [joined(r) for r in self.rows()]
 
     def artifact(self, cell_id: int, name: str) -> bytes | None:
         row = self._con.execute("SELECT data FROM artifacts WHERE cell_id = ? AND name = ?",
                                 (cell_id, name)).fetchone()
         return None if row is None else bytes(row["data"])
+
+    def artifacts(self) -> dict[tuple[int, str], bytes]:
+        """Every stored artifact: (cell id, name) -> its bytes."""
+        return {(r["cell_id"], r["name"]): bytes(r["data"])
+                for r in self._con.execute("SELECT * FROM artifacts")}
 
     # -- writing a cell's life ---------------------------------------------
     def mark_running(self, cell_id: int) -> None:
@@ -416,7 +460,7 @@ class ResultStore:
         path, keys = Path(path), self.axis_keys()
         rows = [{**r, **{k: json.dumps(r[k]) for k in keys if isinstance(r.get(k), list)}}
                 for r in self.results()]
-        extra = extra_fraction_columns(read_fractions(self._con))
+        extra = _extra_fraction_columns(self.cells())
         columns = ["cell", "method", "f0", "f1", *extra, "seed", "run_seed", *RESULT_COLUMNS,
                    "mirrored", *keys]
         path.parent.mkdir(parents=True, exist_ok=True)

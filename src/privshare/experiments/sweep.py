@@ -1,11 +1,9 @@
 """Resumable sweeps over owner fractions (and any axes): plan cells, run them, store results.
 
-::
-
-    SWEEP/ (= out_dir / spec.name)
-      results.sqlite        the result store (see :mod:`privshare.experiments.store`)
-      cells/<key>/          one run folder per trained cell (run_experiment + evaluate)
-      .sweep.lock           held (flock) while a sweep process works on this folder
+The sweep folder ``out_dir / spec.name`` is laid out as
+:class:`~privshare.artifacts.layout.SweepLayout` says: the result store
+(:mod:`privshare.experiments.store`), one run folder per trained cell, and the
+lock held while a sweep process works on the folder.
 
 Each cell trains with :func:`~privshare.experiments.run.run_experiment` on a
 derived config and is evaluated with ``evaluate_run``; its rows, a few
@@ -34,12 +32,13 @@ from typing import Any
 import numpy as np
 
 import privshare
+from privshare.artifacts.layout import SweepLayout
 from privshare.artifacts.lock import exclusive
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict, validate
 from privshare.experiments import axes
 from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
-from privshare.experiments.store import Cell, CellSpec, ResultStore
+from privshare.experiments.store import Cell, ResultStore
 from privshare.faults import kill_point
 from privshare.seeding import derive_seed
 
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 
 STAGE_SWEEP = 5  # seeding stage of per-cell run seeds (after STAGE_EVALUATION = 4)
 METHOD_INDEX = {"privgan": 0, "gan": 1, "dpgan": 2}
-STORE_NAME = "results.sqlite"
 SAMPLES_PER_CLASS = 10  # synthetic images per class and owner kept in the store for the figures
 
 # progress(cell, event, detail): event is "start" | "done" | "failed"
@@ -104,14 +102,14 @@ def cell_config(base: RunConfig, *, method: str, fractions: Sequence[float], see
     return replace(
         base,
         name=cell_key(method, fractions, seed=seed, values=values),
-        out_dir=str(root / "cells"),
+        out_dir=str(SweepLayout(root).cells),
         seed=derive_seed(seed, STAGE_SWEEP, METHOD_INDEX[method], *map(_bp, fractions)),
         data=replace(base.data, fractions=fractions),
         train=replace(base.train, methods=(method,)),
     )
 
 
-def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
+def plan_cells(spec: SweepSpec, *, root: Path) -> list[Cell]:
     """Every cell of the grid: privGAN over (fractions x columns) or the explicit cells
     (two or more owners each), one two-owner GAN per fraction, each once per combination
     of axis values (the innermost loop)."""
@@ -127,11 +125,10 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
             if values:
                 validate(cfg)  # e.g. a key too long for a folder name, before anything is written
             mirrored = cell_key(method, fractions[::-1], seed=seed, values=values)
-            cells.append(CellSpec(
-                key=cfg.name, method=method, f0=fractions[0], f1=fractions[1], seed=seed,
-                run_seed=cfg.seed, run_dir=str(Path("cells") / cfg.name),
-                config=json.dumps(config_to_dict(cfg)), mirror_of=mirrored if mirror else None,
-                axes=values, fractions=fractions))
+            cells.append(Cell(
+                key=cfg.name, method=method, fractions=fractions, seed=seed, run_seed=cfg.seed,
+                run_dir=SweepLayout.run_dir(cfg.name), config=config_to_dict(cfg),
+                mirror_of=mirrored if mirror else None, axes=values))
 
     every = sorted(set(spec.fractions) | set(spec.columns))
     for seed in spec.seeds:
@@ -152,7 +149,7 @@ def plan_cells(spec: SweepSpec, *, root: Path) -> list[CellSpec]:
 
 def _lock(root: Path):
     """One sweep process per folder (the kernel drops the lock if the process dies)."""
-    return exclusive(root / ".sweep.lock", lambda: SweepError(
+    return exclusive(SweepLayout(root).lock, lambda: SweepError(
         f"another sweep process is working on {str(root)!r}; wait for it or stop it first"))
 
 
@@ -232,11 +229,9 @@ def _guarded(config_json: str, spec: SweepSpec, threads: int | None) -> dict:
         return {"error": traceback.format_exc(limit=8)}
 
 
-def _cell_json(store: ResultStore, cell: Cell, root: Path) -> str:
+def _cell_json(cell: Cell, root: Path) -> str:
     """The stored config of ``cell`` with its folder placed under this sweep's root."""
-    data = store.cell_config(cell.id)
-    data["out_dir"] = str((root / "cells").resolve())
-    return json.dumps(data)
+    return json.dumps({**cell.config, "out_dir": str(SweepLayout(root).cells.resolve())})
 
 
 def _record(store: ResultStore, cell: Cell, outcome: dict, failed: dict[str, str],
@@ -311,7 +306,7 @@ def run_sweep(
         threads = max(1, int(settings.cpus))
     start = time.perf_counter()
     with open_engine(settings) as runner, _lock(root), \
-            ResultStore(root / STORE_NAME, create=True) as store:
+            ResultStore(SweepLayout(root).store, create=True) as store:
         info = {"privshare": privshare.__version__, "python": platform.python_version(),
                 "numpy": np.__version__, "workers": workers}
         store.initialise(spec=spec.to_dict(), cells=planned, info=info)
@@ -331,8 +326,8 @@ def run_sweep(
         def finished(cell: Cell, outcome: dict) -> None:
             _record(store, cell, outcome, failed, progress, drop)
 
-        jobs = [(c, (_cell_json(store, c, root), spec, threads)) for c in todo]
+        jobs = [(c, (_cell_json(c, root), spec, threads)) for c in todo]
         runner.run(_guarded, jobs, started=started, finished=finished)
         total = len(store.cells())
-    return SweepResult(root=root, store=root / STORE_NAME, cells=total, already_done=already,
+    return SweepResult(root=root, store=SweepLayout(root).store, cells=total, already_done=already,
                        ran=len(todo), failed=failed, elapsed_s=time.perf_counter() - start)

@@ -1,6 +1,6 @@
 """Build every figure and ``report.html`` from stored results alone.
 
-``build_report(path)`` reads a sweep folder (its ``results.sqlite``) or one
+``build_report(path)`` reads a sweep folder (its result store) or one
 evaluated run folder; it never imports torch and never needs a model file.
 
 A sweep with axes adds one figure per chosen metric against each axis
@@ -27,12 +27,19 @@ import matplotlib
 import numpy as np
 
 import privshare
+from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.reports.answer import cell_answers, owner_answers
 from privshare.reports.axis_figures import METRICS, axis_figures, parse_metric
 from privshare.reports.grid_figures import attack_curves, utility_curves, utility_heatmaps
 from privshare.reports.html import Table, render, write_page
 from privshare.reports.owner_figures import owners_figure
-from privshare.reports.results import Results, load_results, value_text
+from privshare.reports.results import (
+    Results,
+    fractions_text,
+    load_results,
+    setting_text,
+    value_text,
+)
 from privshare.reports.sample_figures import sample_grid
 from privshare.reports.score_figures import privacy_utility, roc_curves, score_distributions
 from privshare.reports.style import FigureFile
@@ -159,8 +166,8 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None,
     for metric in axis_metrics:
         parse_metric(metric)
     res = load_results(path)
-    root = res.path.parent if res.kind == "sweep" else res.path
-    out = Path(out_dir) if out_dir is not None else root / "report"
+    layout = SweepLayout(res.path.parent) if res.kind == "sweep" else RunLayout(res.path)
+    out = Path(out_dir) if out_dir is not None else layout.report
     figures, skipped = _figures(res, out, tuple(axis_metrics))
     utility, per_owner = utility_table(res), owner_utility_table(res)
     tables: list[Table] = [cells_table(res)] + ([utility] if utility.rows or not per_owner else [])
@@ -180,8 +187,8 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None,
     if res.kind == "run":
         answers = [a.sentence() for a in owner_answers(res.rows)]
     else:  # one line per owner of each finished privGAN cell
-        answers = [f"Cell {c.fractions_text()}"
-                   f"{', ' + c.setting() if c.axes else ''} (training seed {c.seed}): "
+        answers = [f"Cell {fractions_text(c)}"
+                   f"{', ' + setting_text(c) if c.axes else ''} (training seed {c.seed}): "
                    f"{a.sentence()}" for c, owners in cell_answers(res.cells, res.rows)
                    for a in owners]
     seeds = sorted({r["eval_seed"] for r in res.rows if r["eval_seed"] is not None})

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from privshare.experiments.store import Cell
 from privshare.reports import names as N
 from privshare.reports.axis_figures import STYLES
-from privshare.reports.results import CellInfo, Results, summarise
+from privshare.reports.results import Results, fractions_text, setting_text, summarise
 from privshare.reports.style import FigureFile, fraction_axis, line_kwargs, new_figure, save_figure
 
 PRIVGAN_ATTACKS = ("privgan_max", "privgan_mean", "privgan_dp", "mc_privgan", "nn_privgan")
@@ -38,7 +39,7 @@ def strongest(res: Results, sources: tuple[str, ...], **where) -> tuple[str, flo
     return max(found, key=lambda f: f[1]) if found else None
 
 
-def owner_points(res: Results, cell: CellInfo
+def owner_points(res: Results, cell: Cell
                  ) -> list[tuple[str, float, float | None, tuple[str, float] | None]]:
     """Per owner of ``cell``: (owner, fraction, G_j's accuracy, strongest attack and its AUC)."""
     return [(str(j), f, _mean(res, cell_id=cell.id, source="privgan", owner=str(j),
@@ -77,8 +78,8 @@ def owners_figure(res: Results, out_dir: Path) -> FigureFile | None:
     util_ax, attack_ax = axes[0]
     for (color, marker, style), cell in zip(STYLES, cells[:MAX_CELLS]):
         kw = dict(color=color, marker=marker, linestyle=style, linewidth=0.8, markersize=6,
-                  markerfacecolor="white", label=f"cell {cell.fractions_text()}"
-                  + (f", {cell.setting()}" if cell.axes else "") + f" (seed {cell.seed})")
+                  markerfacecolor="white", label=f"cell {fractions_text(cell)}"
+                  + (f", {setting_text(cell)}" if cell.axes else "") + f" (seed {cell.seed})")
         util = sorted((f, acc) for _, f, acc, _ in points[cell.id] if acc is not None)
         risk = sorted((f, att[1]) for _, f, _, att in points[cell.id] if att is not None)
         for ax, pts in ((util_ax, util), (attack_ax, risk)):

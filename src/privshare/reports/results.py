@@ -1,15 +1,17 @@
-"""Stored results, read back for figures: a sweep's SQLite store or one run folder.
+"""Stored results, read back for figures: a sweep's result store or one run folder.
 
-Only ``sqlite3``, ``csv``, ``json``, numpy and the store's own reader of
-axis values are used: building a report never imports torch, never loads a
-model and never trains anything. The tables are those written by
-:mod:`privshare.experiments.store`.
+A sweep is read through :class:`privshare.experiments.store.ResultStore`
+(opened read-only; standard-library SQLite), a run folder with ``csv``,
+``json`` and numpy: building a report never imports torch, never loads a
+model and never trains anything. Where the files lie is
+:mod:`privshare.artifacts.layout`.
 
 Every row carries its cell's grid position (``f0``, ``f1``: owner 0's and
 owner 1's fraction; ``owners``: how many owners the cell has; a cell's
-:attr:`CellInfo.fractions` lists them all, so "owner j's fraction" is
-``fractions[j]``), and, in a sweep with axes, its cell's value of every axis
-key (a column named by the key, e.g. ``train.privacy_weight``). A store
+:attr:`~privshare.experiments.store.Cell.fractions` lists them all, so "owner
+j's fraction" is ``fractions[j]``), and, in a sweep with axes, its cell's
+value of every axis key (a column named by the key, e.g.
+``train.privacy_weight``). A store
 written before axes existed has no ``cell_axes`` table and reads as a sweep
 without axes; one without a ``cell_fractions`` table (two-owner cells only,
 those written before cells could hold more owners included) reads each
@@ -21,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import statistics
 import tomllib
 from collections.abc import Iterable
@@ -31,61 +32,27 @@ from typing import Any
 
 import numpy as np
 
-from privshare.experiments.store import read_axes, read_fractions
-
-STORE_NAME = "results.sqlite"
+from privshare.artifacts.layout import RunLayout, SweepLayout
+from privshare.experiments.store import Cell, ResultStore, StoreError
 
 
 class ResultsError(ValueError):
     """The path holds neither a sweep store nor an evaluated run folder."""
 
 
-@dataclass(frozen=True)
-class CellInfo:
-    id: int
-    key: str
-    method: str  # privgan | gan (a run folder: "run")
-    f0: float
-    f1: float
-    seed: int
-    status: str
-    mirror_of: int | None
-    error: str | None
-    elapsed_s: float | None
-    config: dict[str, Any]
-    axes: dict[str, Any] = field(default_factory=dict)  # axis key -> value ({} without axes)
-    fractions: tuple[float, ...] = ()  # every owner's fraction, owner 0 first (() = (f0, f1))
+def fractions_text(cell: Cell) -> str:
+    """A cell's owners' fractions in words: ``2 % / 10 % / 20 %``."""
+    return " / ".join(f"{100 * f:g} %" for f in cell.fractions)
 
-    def __post_init__(self) -> None:
-        if not self.fractions:
-            object.__setattr__(self, "fractions", (self.f0, self.f1))
 
-    @property
-    def owners(self) -> int:
-        return len(self.fractions)
+def setting_text(cell: Cell) -> str:
+    """A cell's axis values in words (``train.privacy_weight = 0.1``); "" without axes."""
+    return ", ".join(f"{k} = {value_text(v)}" for k, v in sorted(cell.axes.items()))
 
-    def fraction(self, owner: int | str) -> float | None:
-        """Fraction of owner ``owner`` in this cell (None for pooled rows)."""
-        text = str(owner)
-        return self.fractions[int(text)] if text.isdigit() and int(text) < self.owners else None
 
-    def partner(self, owner: int | str) -> float | None:
-        """Fraction of the other owner of a two-owner cell (None for pooled rows and for
-        cells of more owners, where there is no one other owner)."""
-        if self.owners != 2 or self.fraction(owner) is None:
-            return None
-        return self.fractions[1 - int(str(owner))]
-
-    def fractions_text(self) -> str:
-        """Its owners' fractions in words: ``2 % / 10 % / 20 %``."""
-        return " / ".join(f"{100 * f:g} %" for f in self.fractions)
-
-    def position(self, owner: int | str) -> dict[str, float | None]:
-        return {"owner_fraction": self.fraction(owner), "partner_fraction": self.partner(owner)}
-
-    def setting(self) -> str:
-        """Its axis values in words (``train.privacy_weight = 0.1``); "" without axes."""
-        return ", ".join(f"{k} = {value_text(v)}" for k, v in sorted(self.axes.items()))
+def _position(cell: Cell, owner: int | str) -> dict[str, float | None]:
+    """The columns a row of ``owner`` gets from its cell: its and its partner's fraction."""
+    return {"owner_fraction": cell.fraction(owner), "partner_fraction": cell.partner(owner)}
 
 
 def value_text(value: Any) -> str:
@@ -129,12 +96,12 @@ class Results:
     path: Path  # the store file or run folder read
     kind: str  # "sweep" | "run"
     meta: dict[str, Any]
-    cells: list[CellInfo]
+    cells: list[Cell]
     rows: list[dict[str, Any]]
     artifacts: dict[tuple[int, str], bytes] = field(repr=False)
     _scores: dict[int, list[ScoreSet]] = field(default_factory=dict, repr=False)
 
-    def cell(self, cell_id: int) -> CellInfo:
+    def cell(self, cell_id: int) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
 
     def artifact(self, cell_id: int, name: str) -> bytes | None:
@@ -213,43 +180,30 @@ def summarise(values: Iterable[float]) -> tuple[float, float, int]:
 
 
 def load_results(path: str | Path) -> Results:
-    """Read a sweep folder, its ``results.sqlite``, or an evaluated run folder."""
+    """Read a sweep folder, its result store, or an evaluated run folder."""
     path = Path(path)
-    if path.is_dir() and (path / STORE_NAME).is_file():
-        path = path / STORE_NAME
+    if path.is_dir() and SweepLayout(path).store.is_file():
+        path = SweepLayout(path).store
     if path.is_file():
         return _from_store(path)
-    if path.is_dir() and (path / "run.json").is_file():
+    if path.is_dir() and RunLayout(path).manifest.is_file():
         return _from_run(path)
-    raise ResultsError(f"{str(path)!r} is neither a sweep folder, a results.sqlite store nor a "
-                       "run folder; pass what `privshare sweep` or `privshare run` wrote")
+    raise ResultsError(f"{str(path)!r} is neither a sweep folder, a {SweepLayout.STORE} store nor "
+                       "a run folder; pass what `privshare sweep` or `privshare run` wrote")
 
 
 def _from_store(path: Path) -> Results:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    con.row_factory = sqlite3.Row
     try:
-        try:
-            meta = {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT * FROM meta")}
-            axes, fractions = read_axes(con), read_fractions(con)
-            cells = [CellInfo(id=r["id"], key=r["key"], method=r["method"], f0=r["f0"], f1=r["f1"],
-                              seed=r["seed"], status=r["status"], mirror_of=r["mirror_of"],
-                              error=r["error"], elapsed_s=r["elapsed_s"],
-                              config=json.loads(r["config"]), axes=axes.get(r["id"], {}),
-                              fractions=fractions.get(r["id"], ()))
-                     for r in con.execute("SELECT * FROM cells ORDER BY id")]
-            rows = [dict(r) for r in con.execute("SELECT * FROM results ORDER BY rowid")]
-            artifacts = {(r["cell_id"], r["name"]): bytes(r["data"])
-                         for r in con.execute("SELECT * FROM artifacts")}
-        except sqlite3.DatabaseError as err:
-            raise ResultsError(f"{str(path)!r} is not a privshare result store: {err}") from err
-    finally:
-        con.close()
+        with ResultStore(path, read_only=True) as store:
+            meta, cells = store.meta(), store.cells()
+            rows, artifacts = store.rows(), store.artifacts()
+    except StoreError as err:
+        raise ResultsError(str(err)) from err
     by_id = {c.id: c for c in cells}
     for r in rows:
         c = by_id[r["cell_id"]]
         r.update(cell=c.key, cell_method=c.method, f0=c.f0, f1=c.f1, owners=c.owners,
-                 seed=c.seed, **c.position(r["owner"]), **c.axes)
+                 seed=c.seed, **_position(c, r["owner"]), **c.axes)
     return Results(path=path, kind="sweep", meta=meta, cells=cells, rows=rows, artifacts=artifacts)
 
 
@@ -259,18 +213,18 @@ def _from_run(root: Path) -> Results:
     if not metrics.is_file():
         raise ResultsError(f"run {str(root)!r} has no metrics.csv; evaluate it first "
                            "(privshare evaluate RUN_DIR)")
-    config = tomllib.loads((root / "config.toml").read_text())
-    manifest = json.loads((root / "run.json").read_text())
+    layout = RunLayout(root)
+    config = tomllib.loads(layout.config.read_text())
+    manifest = json.loads(layout.manifest.read_text())
     fractions = tuple(float(f) for f in config["data"]["fractions"])
-    f0, f1 = fractions[:2]
-    cell = CellInfo(id=0, key=root.name, method="run", f0=f0, f1=f1, seed=config["seed"],
-                    status=manifest.get("status", "done"), mirror_of=None, error=None,
-                    elapsed_s=None, config=config, fractions=fractions)
+    cell = Cell(key=root.name, method="run", fractions=fractions, seed=config["seed"],
+                run_seed=config["seed"], run_dir=".", config=config, id=0,
+                status=manifest.get("status", "done"))
     with metrics.open(newline="") as fh:
         rows = [normalise_row(r) for r in csv.DictReader(fh)]
     for r in rows:
-        r.update(cell_id=0, cell=cell.key, cell_method="run", f0=f0, f1=f1, owners=cell.owners,
-                 seed=cell.seed, mirrored=0, **cell.position(r["owner"]))
+        r.update(cell_id=0, cell=cell.key, cell_method="run", f0=cell.f0, f1=cell.f1,
+                 owners=cell.owners, seed=cell.seed, mirrored=0, **_position(cell, r["owner"]))
     artifacts: dict[tuple[int, str], bytes] = {}
     for name in ("scores.npz", "metrics.json"):
         if (root / name).is_file():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from privshare.experiments.store import Cell
 from privshare.reports import names as N
 from privshare.reports.html import Table, fmt
-from privshare.reports.results import CellInfo, Results, summarise, value_text
+from privshare.reports.results import Results, setting_text, summarise, value_text
 
 
 def _pct(f: float | None) -> str:
@@ -17,7 +18,7 @@ def _mean(res: Results, **where) -> float:
     return summarise(r["value"] for r in res.select(**{"class": N.ALL}, **where))[0]
 
 
-def _same_setting(res: Results, cell: CellInfo) -> dict:
+def _same_setting(res: Results, cell: Cell) -> dict:
     """A ``select`` filter for the cells with ``cell``'s axis values ({} without axes)."""
     if not res.axes:
         return {}
@@ -27,7 +28,7 @@ def _same_setting(res: Results, cell: CellInfo) -> dict:
 def cells_table(res: Results) -> Table:
     rows, owners = [], max((c.owners for c in res.cells), default=2)
     for c in res.cells:
-        source = "" if c.mirror_of is None else f"mirror of {res.cell(c.mirror_of).key}"
+        source = "" if c.mirror_of is None else f"mirror of {c.mirror_of}"
         error = (c.error or "").strip().splitlines()[-1][:120] if c.error else ""
         rows.append([c.key, c.method, *(_pct(c.fraction(j)) for j in range(owners)), str(c.seed),
                      str(c.config.get("seed", "")), c.status, fmt(c.elapsed_s, 1), source or error])
@@ -108,7 +109,7 @@ def attack_table(res: Results) -> Table:
 
 def symmetry_table(res: Results) -> Table | None:
     """privGAN G1 at (a, b) against G2 at (b, a): the owners are interchangeable."""
-    cells = {(c.f0, c.f1, c.setting()): c for c in res.cells
+    cells = {(c.f0, c.f1, setting_text(c)): c for c in res.cells
              if c.method == "privgan" and c.owners == 2}
     rows, diffs = [], []
     for (a, b, setting), c in sorted(cells.items()):

@@ -7,7 +7,9 @@ so ``import privshare`` (and the CLI) stays free of torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from privshare.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -17,12 +19,7 @@ if TYPE_CHECKING:
     from privshare.api import EvaluationResult, LocalGAN, NotFittedError, PrivGAN, evaluate
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from privshare import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'privshare' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "api"))
 
 
 def __dir__() -> list[str]:

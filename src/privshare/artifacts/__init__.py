@@ -5,8 +5,7 @@ layout (``from privshare.artifacts.layout import RunLayout``: pathlib, no
 torch, no scikit-learn) imports it instead of spelling paths out.
 """
 
-from importlib import import_module
-from typing import Any
+from privshare.lazy import lazy_exports
 
 _EXPORTS = {
     "save_grid": "images", "save_npz_atomic": "images", "to_uint8": "images",
@@ -17,11 +16,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -7,14 +7,7 @@ package without loading torch.
 
 from __future__ import annotations
 
-from typing import Any
+from privshare.lazy import lazy_exports
 
 __all__ = ["RunExistsError", "export_synthetic", "prepare_data", "run_experiment"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from privshare.experiments import run
-
-        return getattr(run, name)
-    raise AttributeError(f"module 'privshare.experiments' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "run"))

@@ -19,8 +19,8 @@ stays free of torch and Flower at start-up.
 """
 
 import os
-from importlib import import_module
-from typing import Any
+
+from privshare.lazy import lazy_exports
 
 # No telemetry and no update checks from Flower in any process that uses this package.
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
@@ -37,11 +37,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

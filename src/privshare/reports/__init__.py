@@ -6,18 +6,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from privshare.lazy import lazy_exports
 
-__all__ = ["Report", "ResultsError", "build_report", "load_results"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("Report", "build_report"):
-        from privshare.reports import build
-
-        return getattr(build, name)
-    if name in ("ResultsError", "load_results"):
-        from privshare.reports import results
-
-        return getattr(results, name)
-    raise AttributeError(f"module 'privshare.reports' has no attribute {name!r}")
+_EXPORTS = {"Report": "build", "build_report": "build",
+            "ResultsError": "results", "load_results": "results"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -304,12 +304,12 @@ def log_fit(plan: UtilityPlan, index: int, outcome: FitOutcome) -> None:
              source, owner, len(kw["x"]), protocol, plan.seed, accuracy, detail, outcome.seconds)
 
 
-def fit_logger(plan: UtilityPlan, offset: int = 0):
-    """``on_done`` for :func:`run_jobs` over ``utility_jobs(plan)`` placed at ``offset`` in a
-    longer job list: a line per finished classifier (job 0 of the plan is the feature network)."""
+def fit_logger(plan: UtilityPlan):
+    """``on_done`` for :func:`run_jobs` over ``utility_jobs(plan)``: a line per finished
+    classifier (job 0 of the plan is the feature network)."""
     def done(index: int, result: Any) -> None:
-        if index - offset > 0:
-            log_fit(plan, index - offset - 1, result)
+        if index > 0:
+            log_fit(plan, index - 1, result)
     return done
 
 

@@ -14,7 +14,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "privshare"
 
 RANK = {
-    "config": 0, "seeding": 0, "intervals": 0, "faults": 0, "lazy": 0, "data": 1, "models": 1, "hardware": 1,
+    "config": 0, "atomic": 0, "seeding": 0, "intervals": 0, "faults": 0, "lazy": 0, "data": 1, "models": 1, "hardware": 1,
     "artifacts": 2, "training": 2,
     "federated": 3, "evaluation": 3, "attacks": 3, "experiments": 4, "reports": 4, "api": 5, "cli": 6,
 }

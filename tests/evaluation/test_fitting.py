@@ -86,6 +86,22 @@ def test_bf16_autocast_fits_as_well_and_auto_is_fp32_where_bf16_is_emulated(monk
                                                  auto.state_dict().values()))
 
 
+def test_bf16_training_validates_in_fp32(monkeypatch):
+    from privshare.evaluation import fitting
+
+    seen = []
+
+    def spy(model, x, *, precision="fp32"):
+        seen.append(precision)
+        return predict(model, x, precision=precision)
+
+    monkeypatch.setattr(fitting, "predict", spy)
+    x, y = _two_blobs(200)
+    _, rep = fit_converged(x, y, classes=2, batch_size=32, patience=2, max_steps=60, seed=0,
+                           precision="bf16")
+    assert rep.steps > 0 and seen and set(seen) == {"fp32"}
+
+
 def test_sources_that_cannot_be_fitted_are_refused():
     with pytest.raises(SourceError, match="1 class"):
         check_source(np.zeros(10, int), name="gan (owner 0)", val_fraction=0.1)

@@ -4,8 +4,6 @@ dispatches on ``DataConfig.name`` and applies ``classes`` / ``max_train_per_clas
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -15,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.datasets import load_digits as _sk_digits
 from sklearn.model_selection import train_test_split
 
+from privshare.atomic import atomic_path
 from privshare.config import DataConfig
 from privshare.data.dataset import DataError, Dataset, as_labels, validate_arrays
 from privshare.data.idx import read_idx
@@ -96,14 +95,8 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
 def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     """``arrays`` as a compressed .npz at ``path``, whole or not at all: a temporary file
     beside it, renamed over it on success and removed whatever fails."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def load_npz(path: str | Path, *, seed: int = 0) -> Dataset:

@@ -87,7 +87,7 @@ class EvalConfig:
     blackbox_components: int = 40  # PCA dimensions, fitted on the real test split (code: 40)
     # runtime
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
-    precision: str = "fp32"  # classifiers' forward passes: fp32 | bf16 (autocast) | auto (bf16 where native)
+    precision: str = "fp32"  # classifiers' training passes: fp32 | bf16 (autocast) | auto (bf16 where native); predictions fp32
     threads: int = 0  # torch CPU threads while evaluating (0 = leave torch's setting)
     workers: int = 1  # processes training classifiers and attacking at once, one thread each (0 = one per torch thread)
 

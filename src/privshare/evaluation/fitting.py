@@ -92,8 +92,9 @@ def fit_converged(
 
     Returns the model with its best validation weights (in eval mode) and a
     :class:`FitReport`. ``precision``: fp32, or bf16 / auto autocast of the
-    forward passes (weights and Adam stay fp32). Same inputs and seed give
-    the same weights.
+    training forward passes (weights and Adam stay fp32); the validation
+    checks always predict in fp32, so the stopping point is chosen on exact
+    scores. Same inputs and seed give the same weights.
     """
     check_source(y, name=name, val_fraction=val_fraction)
     device = torch.device(device)
@@ -128,7 +129,7 @@ def fit_converged(
             opt.step()
             step += 1
             if step % every == 0 or step == max_steps:
-                acc = float((predict(model, x_val, precision=precision) == y_val).mean())
+                acc = float((predict(model, x_val) == y_val).mean())
                 model.train()
                 if acc > best_acc:
                     best_acc, best_step, bad = acc, step, 0

@@ -240,7 +240,7 @@ def fit_source(x: np.ndarray, y: np.ndarray, *, x_test: np.ndarray, protocol: st
     start = time.perf_counter()
     model, extra = _fit(x, y, protocol=protocol, classes=classes, config=config, steps=steps,
                         seed=seed, device=device, name=name)
-    pred = predict(model, x_test, precision=config.precision)
+    pred = predict(model, x_test)  # fp32 whatever the training precision
     return FitOutcome(pred=pred, extra=extra, seconds=time.perf_counter() - start)
 
 

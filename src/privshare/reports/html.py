@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from privshare.atomic import write_text_atomic
 from privshare.reports.style import FigureFile
 
 CSS = """
@@ -91,11 +92,5 @@ def render(*, title: str, summary: Sequence[str], figures: Sequence[FigureFile],
 
 def write_page(path: Path, text: str) -> Path:
     """``text`` to ``path`` whole or not at all (its folder made; no ``.tmp`` left on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, text)
     return path

@@ -7,11 +7,12 @@ kind before anything is restored.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from privshare.atomic import atomic_path
 
 CHECKPOINT_VERSION = 1
 KEYS = {"version", "kind", "config", "epoch", "state", "history"}
@@ -25,14 +26,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` to ``path`` through a temporary file and a rename."""
     missing = KEYS - set(payload)
     assert not missing, f"checkpoint payload lacks {missing}"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:  # a full disk or a kill leaves the previous checkpoint
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:  # a full disk or a kill mid-write leaves the previous checkpoint, never a .tmp
-        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path, *, kind: str) -> dict[str, Any]:

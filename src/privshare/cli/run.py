@@ -16,6 +16,7 @@ from rich.console import Console
 
 from privshare.cli.common import ConfigArg, NameOpt, OutOpt, PresetOpt, SetOpt, console, load_run_config
 from privshare.cli.errors import fail
+from privshare.config.loading import MAIN_PRESET
 
 
 def _errors() -> tuple[type[Exception], ...]:
@@ -152,7 +153,7 @@ def train(
 
 
 def run(
-    preset: Annotated[str, typer.Option("--preset", "-p", help="quick | conv | paper | tiny")] = "quick",
+    preset: Annotated[str, typer.Option("--preset", "-p", help="conv | quick | paper | tiny")] = MAIN_PRESET,
     set_: SetOpt = None,
     name: NameOpt = None,
     out_dir: OutOpt = None,
@@ -161,7 +162,7 @@ def run(
     eval_set: Annotated[Optional[list[str]], typer.Option(
         "--eval-set", help="Override an evaluation setting: key=value (repeatable).")] = None,
 ) -> None:
-    """The main job: train privGAN + local GANs (MNIST, owners at 2% and 20%), then evaluate and report.
+    """The main job: train privGAN + local GANs (MNIST, owners at 2% and 20%; conv networks), then evaluate and report.
 
     Writes the run folder (models, synthetic data, grids), metrics.json /
     metrics.csv / scores.npz and report/report.html. The evaluation settings

@@ -20,6 +20,7 @@ from privshare.config import shares
 from privshare.config.schema import ACCOUNTANTS, AUGMENTATIONS, MODEL_KINDS, PRECISIONS, RunConfig
 
 PRESETS = ("quick", "conv", "paper", "tiny")
+MAIN_PRESET = "conv"  # what `privshare run` trains when no preset is named
 
 
 class ConfigError(ValueError):

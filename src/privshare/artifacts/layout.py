@@ -16,6 +16,8 @@
       owner_<j>/grid_<method>.png        one row of samples per class
       checkpoints/*.pt            resumable training state
       .run.lock                   held while a process trains or evaluates the run
+      metrics.json, metrics.csv   what ``privshare evaluate`` measured (rows, settings, summary)
+      scores.npz                  raw attack scores of the first evaluation seed
       report/                     what ``privshare report RUN`` writes by default
 
 A sweep folder (:class:`SweepLayout`) holds the result store and one run
@@ -42,7 +44,24 @@ REPORT = "report"  # folder a report is written to, inside a run or sweep folder
 class RunLayout:
     """Paths inside one run folder."""
 
+    # the evaluation's files; the sweep store keeps METRICS_JSON and SCORES under these names
+    METRICS_JSON: ClassVar[str] = "metrics.json"
+    METRICS_CSV: ClassVar[str] = "metrics.csv"
+    SCORES: ClassVar[str] = "scores.npz"
+
     root: Path
+
+    @property
+    def metrics_json(self) -> Path:
+        return self.root / self.METRICS_JSON
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.root / self.METRICS_CSV
+
+    @property
+    def scores(self) -> Path:
+        return self.root / self.SCORES
 
     @property
     def config(self) -> Path:

@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 
 METRICS_VERSION = 1
 CSV_COLUMNS = ("source", "owner", "seed", "metric", "class", "value", "n")
-FILES = {"metrics_json": "metrics.json", "metrics_csv": "metrics.csv", "scores": "scores.npz"}
 
 
 @dataclass
@@ -86,7 +85,9 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str, Path]:
     """Write scores.npz, metrics.csv, then metrics.json next to the run; return their paths."""
-    paths = {k: ev.root / name for k, name in FILES.items()}
+    layout = RunLayout(ev.root)
+    paths = {"metrics_json": layout.metrics_json, "metrics_csv": layout.metrics_csv,
+             "scores": layout.scores}
     buf = io.BytesIO()
     np.savez_compressed(buf, **scores)
     _write_bytes(paths["scores"], buf.getvalue())
@@ -100,7 +101,7 @@ def write_evaluation(ev: Evaluation, scores: dict[str, np.ndarray]) -> dict[str,
            "elapsed_s": round(ev.elapsed_s, 3), "rows": ev.rows, "summary": ev.summary(),
            "precision": resolve_precision(resolve_device(ev.config.device), ev.config.precision)}
     _write_bytes(paths["metrics_json"], json.dumps(doc, indent=1, sort_keys=True).encode())
-    manifest = RunLayout(ev.root).manifest  # evaluation time beside the training times
+    manifest = layout.manifest  # evaluation time beside the training times
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         data.setdefault("timings_s", {})["evaluation"] = round(ev.elapsed_s, 3)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 import privshare
-from privshare.artifacts.layout import SweepLayout
+from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.artifacts.lock import exclusive
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict, validate
 from privshare.experiments import axes
@@ -168,7 +168,7 @@ def _artifacts(run: Any, run_dir: Path) -> dict[str, bytes]:
                 x, y = data["x"], data["y"]
             keep = np.concatenate([np.flatnonzero(y == c)[:SAMPLES_PER_CLASS] for c in run.classes])
             out[f"samples_{method}_owner{j}.npz"] = _npz_bytes(x=x[keep], y=y[keep])
-    for name in ("scores.npz", "metrics.json"):
+    for name in (RunLayout.SCORES, RunLayout.METRICS_JSON):
         if (run_dir / name).is_file():
             out[name] = (run_dir / name).read_bytes()
     return out

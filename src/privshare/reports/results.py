@@ -116,7 +116,7 @@ class Results:
 
     def score_sets(self, cell_id: int) -> list[ScoreSet]:
         if cell_id not in self._scores:
-            data = self.npz(cell_id, "scores.npz")
+            data = self.npz(cell_id, RunLayout.SCORES)
             self._scores[cell_id] = [] if data is None else parse_scores(data)
         return self._scores[cell_id]
 
@@ -209,11 +209,11 @@ def _from_store(path: Path) -> Results:
 
 def _from_run(root: Path) -> Results:
     """One evaluated run folder as a one-cell result set (``metrics.csv`` + files)."""
-    metrics = root / "metrics.csv"
-    if not metrics.is_file():
-        raise ResultsError(f"run {str(root)!r} has no metrics.csv; evaluate it first "
-                           "(privshare evaluate RUN_DIR)")
     layout = RunLayout(root)
+    metrics = layout.metrics_csv
+    if not metrics.is_file():
+        raise ResultsError(f"run {str(root)!r} has no {metrics.name}; evaluate it first "
+                           "(privshare evaluate RUN_DIR)")
     config = tomllib.loads(layout.config.read_text())
     manifest = json.loads(layout.manifest.read_text())
     fractions = tuple(float(f) for f in config["data"]["fractions"])
@@ -226,7 +226,7 @@ def _from_run(root: Path) -> Results:
         r.update(cell_id=0, cell=cell.key, cell_method="run", f0=cell.f0, f1=cell.f1,
                  owners=cell.owners, seed=cell.seed, mirrored=0, **_position(cell, r["owner"]))
     artifacts: dict[tuple[int, str], bytes] = {}
-    for name in ("scores.npz", "metrics.json"):
+    for name in (RunLayout.SCORES, RunLayout.METRICS_JSON):
         if (root / name).is_file():
             artifacts[(0, name)] = (root / name).read_bytes()
     for npz in root.glob("owner_*/synthetic_*.npz"):

@@ -62,6 +62,13 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r1-l3-e40": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]", "train.r1_gamma=1.0",
                          "train.r1_every=4", "train.privacy_weight=3.0", "train.epochs_privgan=40",
                          "train.epochs_gan=40"),
+    # the conv preset's local GANs alone, each trained for as many steps as privGAN's owners
+    # (22 an epoch; the default rule gives the 2 % owner 3): the fair "what the small owner
+    # can build alone" baseline for the conv recipe
+    "conv16-r1-l3-e40-gan-equal": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                                   "train.r1_gamma=1.0", "train.r1_every=4",
+                                   "train.epochs_gan=40", 'train.methods=["gan"]',
+                                   "train.steps_per_epoch=22"),
     # the conv preset with DiffAugment (translation, cutout) on everything D_i sees and a
     # generator EMA: the levers that took the MLPs' D_0 from the most attackable model to
     # its local GAN's level, tried on the conv networks

@@ -11,6 +11,7 @@ _EXPORTS = {
     "save_grid": "images", "save_npz_atomic": "images", "to_uint8": "images",
     "METHODS": "layout", "RunLayout": "layout",
     "ArtifactError": "models", "read_model_file": "models", "save_model_file": "models",
+    "save_owner_model": "models",
     "export_owner": "export", "sample_labelled": "export",
     "Run": "run", "load_run": "run",
 }

@@ -52,6 +52,17 @@ def save_model_file(
         torch.save(payload, tmp)
 
 
+def save_owner_model(
+    path: str | Path, *, method: str, state: Any, classes: tuple[int, ...],
+    image_shape: tuple[int, int],
+) -> None:
+    """One owner's trained G_j and D_j of ``method`` (``state``: anything with ``sampler`` and
+    ``discriminator`` modules, the training package's owner state) as a model file."""
+    save_model_file(path, kind=f"{method}_owner", classes=classes, image_shape=image_shape,
+                    networks={"generator": state.sampler.state_dict(),
+                              "discriminator": state.discriminator.state_dict()})
+
+
 def read_model_file(path: str | Path) -> dict[str, Any]:
     """Load and check a file written by :func:`save_model_file`."""
     path = Path(path)

@@ -28,6 +28,7 @@ from privshare.artifacts import (
     export_owner,
     load_run,
     save_model_file,
+    save_owner_model,
 )
 from privshare.artifacts.atomic import write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
@@ -156,11 +157,8 @@ def _train_method(
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress, label="privGAN",
         )
         for o in trainer.owners:
-            save_model_file(
-                layout.model("privgan", o.index), kind="privgan_owner", classes=classes,
-                image_shape=shape, networks={"generator": o.sampler.state_dict(),
-                                             "discriminator": o.discriminator.state_dict()},
-            )
+            save_owner_model(layout.model("privgan", o.index), method="privgan", state=o,
+                             classes=classes, image_shape=shape)
         save_model_file(
             layout.central_model, kind="privgan_central", classes=classes, image_shape=shape,
             networks={"central": trainer.central.network.state_dict()}, owners=len(rows),
@@ -179,11 +177,8 @@ def _train_method(
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress,
             label=f"{'DP-GAN' if method == 'dpgan' else 'GAN'} owner {j}",
         )
-        save_model_file(
-            layout.model(method, j), kind=f"{method}_owner", classes=classes, image_shape=shape,
-            networks={"generator": trainer.owner.sampler.state_dict(),
-                      "discriminator": trainer.owner.discriminator.state_dict()},
-        )
+        save_owner_model(layout.model(method, j), method=method, state=trainer.owner,
+                         classes=classes, image_shape=shape)
         if method == "dpgan":
             dp_steps.append(trainer.dp_steps)
     if method != "dpgan":

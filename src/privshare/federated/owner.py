@@ -35,7 +35,7 @@ import torch
 
 from privshare.artifacts.export import export_owner
 from privshare.artifacts.layout import RunLayout
-from privshare.artifacts.models import save_model_file
+from privshare.artifacts.models import save_owner_model
 from privshare.config import RunConfig, config_to_dict
 from privshare.training import (
     CheckpointError,
@@ -221,12 +221,8 @@ class OwnerSession:
     def _export(self) -> None:
         """G_j, D_j, labelled synthetic rows and a grid, in this owner's folder only."""
         j, methods = self.node.owner, self.config.train.methods
-        save_model_file(
-            self.layout.model("privgan", j), kind="privgan_owner", classes=self.classes,
-            image_shape=self.image_shape,
-            networks={"generator": self.state.sampler.state_dict(),
-                      "discriminator": self.state.discriminator.state_dict()},
-        )
+        save_owner_model(self.layout.model("privgan", j), method="privgan", state=self.state,
+                         classes=self.classes, image_shape=self.image_shape)
         # seeded by privGAN's place among the configured methods, as a one-process run of them
         export_owner(self.layout, config=self.config, method="privgan", owner=j,
                      methods=methods if "privgan" in methods else ("privgan",), seed=self.seed)

@@ -56,13 +56,21 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover - schema bug
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+def build_settings(cls: type, data: dict[str, Any], *, prefix: str = "",
+                   what: str = "config") -> Any:
+    """``cls(**data)`` for a frozen settings dataclass, every value checked against its
+    field's type hint (lists become tuples, nested dataclasses come from tables).
+
+    The one type check of every settings class (run, evaluation); unknown keys
+    raise :class:`ConfigError` naming ``what`` and the allowed keys. Range checks
+    stay with each class's validator.
+    """
     types = _field_types(cls)
     unknown = sorted(set(data) - set(types))
     if unknown:
         where = prefix.rstrip(".") or "top level"
         raise ConfigError(
-            f"unknown config key(s) {', '.join(prefix + k for k in unknown)} in {where}; "
+            f"unknown {what} key(s) {', '.join(prefix + k for k in unknown)} in {where}; "
             f"allowed: {', '.join(sorted(types))}"
         )
     kwargs = {}
@@ -71,7 +79,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"{prefix}{name}: expected a table, got {value!r}")
-            kwargs[name] = _build(hint, value, f"{prefix}{name}.")
+            kwargs[name] = build_settings(hint, value, prefix=f"{prefix}{name}.", what=what)
         else:
             kwargs[name] = _coerce(value, hint, prefix + name)
     return cls(**kwargs)
@@ -145,7 +153,7 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Validate and build a config; unknown keys raise :class:`ConfigError`."""
-    config = _build(RunConfig, data, "")
+    config = build_settings(RunConfig, data)
     validate(config)
     return config
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import typing
 from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from privshare.config import ConfigError, parse_override
-from privshare.config.loading import check_finite
+from privshare.config.loading import build_settings, check_finite
 from privshare.config.schema import PRECISIONS
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
@@ -137,29 +136,9 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     return c
 
 
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    if typing.get_origin(hint) is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{name}: expected a list, got {value!r}")
-        inner = typing.get_args(hint)[0]
-        return tuple(_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if (isinstance(value, bool) and hint is not bool) or not isinstance(value, hint):
-        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r} ({type(value).__name__})")
-    return value
-
-
 def eval_config_from_dict(data: dict[str, Any]) -> EvalConfig:
     """Build and check an :class:`EvalConfig`; unknown keys raise :class:`ConfigError`."""
-    hints = typing.get_type_hints(EvalConfig)
-    names = [f.name for f in dataclasses.fields(EvalConfig)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(f"unknown evaluation key(s) {unknown}; allowed: {sorted(names)}")
-    return validate_eval_config(
-        EvalConfig(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
-    )
+    return validate_eval_config(build_settings(EvalConfig, data, what="evaluation"))
 
 
 def eval_config_to_dict(config: EvalConfig) -> dict[str, Any]:

@@ -77,6 +77,15 @@ RECIPES: dict[str, tuple[str, ...]] = {
                                  "train.privacy_weight=3.0", "train.epochs_privgan=40",
                                  "train.epochs_gan=40", 'train.augment=["translation", "cutout"]',
                                  "train.ema_decay=0.995"),
+    # the two halves of the line above, one at a time
+    "conv16-r1-l3-e40-aug": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
+                             "train.epochs_privgan=40", "train.epochs_gan=40",
+                             'train.augment=["translation", "cutout"]'),
+    "conv16-r1-l3-e40-ema": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
+                             "train.epochs_privgan=40", "train.epochs_gan=40",
+                             "train.ema_decay=0.995"),
 }
 log = logging.getLogger("lever_ablation")
 

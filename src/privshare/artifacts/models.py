@@ -53,12 +53,13 @@ def save_model_file(
 
 
 def save_owner_model(
-    path: str | Path, *, method: str, state: Any, classes: tuple[int, ...],
+    layout: Any, *, method: str, owner: int, state: Any, classes: tuple[int, ...],
     image_shape: tuple[int, int],
 ) -> None:
-    """One owner's trained G_j and D_j of ``method`` (``state``: anything with ``sampler`` and
-    ``discriminator`` modules, the training package's owner state) as a model file."""
-    save_model_file(path, kind=f"{method}_owner", classes=classes, image_shape=image_shape,
+    """Owner ``owner``'s trained G_j and D_j of ``method`` (``state``: anything with ``sampler``
+    and ``discriminator`` modules, the training package's owner state) as the model file
+    ``layout.model(method, owner)`` of a :class:`~privshare.artifacts.layout.RunLayout`."""
+    save_model_file(layout.model(method, owner), kind=f"{method}_owner", classes=classes, image_shape=image_shape,
                     networks={"generator": state.sampler.state_dict(),
                               "discriminator": state.discriminator.state_dict()})
 

@@ -157,7 +157,7 @@ def _train_method(
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress, label="privGAN",
         )
         for o in trainer.owners:
-            save_owner_model(layout.model("privgan", o.index), method="privgan", state=o,
+            save_owner_model(layout, method="privgan", owner=o.index, state=o,
                              classes=classes, image_shape=shape)
         save_model_file(
             layout.central_model, kind="privgan_central", classes=classes, image_shape=shape,
@@ -177,7 +177,7 @@ def _train_method(
             checkpoint_every=t.checkpoint_every, config=cfg, progress=progress,
             label=f"{'DP-GAN' if method == 'dpgan' else 'GAN'} owner {j}",
         )
-        save_owner_model(layout.model(method, j), method=method, state=trainer.owner,
+        save_owner_model(layout, method=method, owner=j, state=trainer.owner,
                          classes=classes, image_shape=shape)
         if method == "dpgan":
             dp_steps.append(trainer.dp_steps)

@@ -221,7 +221,7 @@ class OwnerSession:
     def _export(self) -> None:
         """G_j, D_j, labelled synthetic rows and a grid, in this owner's folder only."""
         j, methods = self.node.owner, self.config.train.methods
-        save_owner_model(self.layout.model("privgan", j), method="privgan", state=self.state,
+        save_owner_model(self.layout, method="privgan", owner=j, state=self.state,
                          classes=self.classes, image_shape=self.image_shape)
         # seeded by privGAN's place among the configured methods, as a one-process run of them
         export_owner(self.layout, config=self.config, method="privgan", owner=j,

@@ -86,6 +86,11 @@ RECIPES: dict[str, tuple[str, ...]] = {
                              "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
                              "train.epochs_privgan=40", "train.epochs_gan=40",
                              "train.ema_decay=0.995"),
+    # the conv preset with DCGAN's batch normalisation in each G_i (and the local GANs' G)
+    "conv16-r1-l3-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                            "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
+                            "train.epochs_privgan=40", "train.epochs_gan=40",
+                            "model.generator_norm=\"batch\""),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -68,3 +68,29 @@ def test_a_conv_run_with_both_levers_trains_exports_and_evaluates(tmp_path):
     accuracy = [r for r in ev.rows if r["metric"] == "accuracy" and r["class"] == "all"]
     assert {r["source"] for r in accuracy} == {"real_own", "privgan"}
     assert all(0 <= r["value"] <= 1 for r in accuracy)
+
+
+def test_batch_normalised_generator_keeps_models_apart_and_samples_row_by_row_in_eval():
+    model = load_config(preset="tiny", overrides=["model.kind='conv'", "model.conv_channels=[4, 8]",
+                                                  "model.generator_norm='batch'"]).model
+    g = build_generator(model, models=3, data_dim=64).double()
+    z = torch.randn(3, 6, model.latent_dim, dtype=torch.float64)
+    before = g(z)  # training mode: batch statistics, and the running ones move
+    assert g.norms[0].running_mean.shape == (3, 8) and g.norms[0].running_mean.abs().sum() > 0
+    z2 = z.clone()
+    z2[1] += 1.0
+    after = g(z2)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])
+    assert not torch.equal(before[1], after[1])
+    g.eval()  # exported rows: running statistics, so a row does not depend on its batch-mates
+    torch.testing.assert_close(g(z)[:, :2], g(z[:, :2]))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.kind='conv'", "model.generator_norm='layer'"],
+     r"model.generator_norm='layer': choose none or batch; 'batch' needs model.kind='conv'"),
+    (["model.generator_norm='batch'"], r"model.generator_norm='batch': .*needs model.kind='conv'"),
+])
+def test_bad_generator_norm_is_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(preset="tiny", overrides=overrides)

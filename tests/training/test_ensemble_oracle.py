@@ -39,6 +39,8 @@ def _slice_state(state: dict, c: int) -> dict:
 
 
 KINDS = {"mlp": (), "conv": ("model.kind='conv'", "model.conv_channels=[4, 8]"),
+         "conv-batch-norm": ("model.kind='conv'", "model.conv_channels=[4, 8]",
+                             "model.generator_norm='batch'"),
          "mlp-spectral": ("model.spectral_norm=true",), "mlp-minibatch-std": ("model.minibatch_std=2",)}
 
 

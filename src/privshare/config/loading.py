@@ -17,7 +17,8 @@ from typing import Any
 import tomli_w
 
 from privshare.config import shares
-from privshare.config.schema import ACCOUNTANTS, AUGMENTATIONS, MODEL_KINDS, PRECISIONS, RunConfig
+from privshare.config.schema import (ACCOUNTANTS, AUGMENTATIONS, GENERATOR_NORMS, MODEL_KINDS,
+                                     PRECISIONS, RunConfig)
 
 PRESETS = ("quick", "conv", "paper", "tiny")
 MAIN_PRESET = "conv"  # what `privshare run` trains when no preset is named
@@ -360,6 +361,9 @@ def validate(config: RunConfig) -> None:
     _check(0 <= m.d_dropout < 1 and (m.d_dropout == 0 or m.kind == "mlp"),
            f"model.d_dropout={m.d_dropout}: a rate in [0, 1), e.g. 0.3, with model.kind='mlp' "
            "(0 = off)")
+    _check(m.generator_norm in GENERATOR_NORMS and (m.generator_norm == "none" or m.kind == "conv"),
+           f"model.generator_norm={m.generator_norm!r}: choose {' or '.join(GENERATOR_NORMS)}; "
+           "'batch' needs model.kind='conv'")
     _check(not (m.spectral_norm and m.kind == "conv"),
            "model.spectral_norm=true is implemented for model.kind='mlp' only; set one of them")
     _check(bool(m.conv_channels) and all(c >= 1 for c in m.conv_channels),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 AUGMENTATIONS = ("translation", "cutout", "color")  # train.augment names (privshare.training.augment)
 MODEL_KINDS = ("mlp", "conv")  # model.kind names (privshare.models)
+GENERATOR_NORMS = ("none", "batch")  # model.generator_norm names (privshare.models.conv)
 # autocast choices of the GAN trainers and the utility classifiers (auto: bf16 where native,
 # privshare.hardware); training alone also offers fp64
 PRECISIONS = ("fp32", "bf16", "auto")
@@ -53,6 +54,7 @@ class ModelConfig:
     leaky_slope: float = 0.2  # LeakyReLU negative slope
     first_layer_std: float = 0.02  # N(0, std) init of each MLP's first layer and of every convolution
     conv_channels: tuple[int, ...] = (32, 64)  # conv: D's channels per stride-2 layer (G mirrors them)
+    generator_norm: str = "none"  # conv G: none | batch (DCGAN's batch normalisation after each hidden layer)
     spectral_norm: bool = False  # spectral normalisation of every layer of each local D_i (mlp only; not DP)
     minibatch_std: int = 0  # D_i (mlp): group size of the minibatch-std logit term against mode collapse (0 = off)
     d_dropout: float = 0.0  # D_i (mlp): dropout rate after each hidden layer while training, in [0, 1) (not DP)

@@ -9,7 +9,11 @@ grouped convolution per layer (``groups = M``): the batch is laid out as
 - Generator: z -> linear -> ``channels[-1]`` maps of side/2^L -> L transposed
   convolutions (kernel 4, stride 2, padding 1) doubling the side, the last
   one to 1 channel; LeakyReLU between layers, raw output (the caller applies
-  tanh).
+  tanh). With ``batch_norm``, DCGAN's batch normalisation before each of those
+  LeakyReLUs (:class:`EnsembleBatchNorm2d`: each model's channels get their own
+  statistics and affine weights, exactly as M separate networks would;
+  training uses this batch's statistics, ``eval()`` the running ones, which is
+  how exported rows are drawn).
 - Discriminator body: L convolutions (kernel 4, stride 2, padding 1) halving
   the side, 1 -> channels[0] -> ... -> channels[-1], LeakyReLU after each,
   then a linear layer to ``outputs`` logits.
@@ -90,6 +94,31 @@ class EnsembleConvTranspose2d(nn.Module):
                                   groups=m)
 
 
+class EnsembleBatchNorm2d(nn.Module):
+    """M independent ``BatchNorm2d`` layers over (B, M * channels, h, w) maps.
+
+    Weights and running statistics are stacked ``(M, channels)`` like every other
+    ensemble weight, so model m's slice is a one-model layer of its own; one
+    ``F.batch_norm`` call over the ``M * channels`` maps computes them all (each map's
+    statistics are over the batch and the map's pixels only). Momentum 0.1, eps 1e-5,
+    as torch's default.
+    """
+
+    def __init__(self, models: int, channels: int, *, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight = nn.Parameter(torch.ones(models, channels))
+        self.bias = nn.Parameter(torch.zeros(models, channels))
+        self.register_buffer("running_mean", torch.zeros(models, channels))
+        self.register_buffer("running_var", torch.ones(models, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # views of the stacked buffers: batch_norm updates them in place while training
+        return F.batch_norm(x, self.running_mean.view(-1), self.running_var.view(-1),
+                            self.weight.view(-1), self.bias.view(-1), self.training,
+                            self.momentum, self.eps)
+
+
 def _normal_(layers, std: float, generator: torch.Generator | None) -> None:
     with torch.no_grad():
         for layer in layers:
@@ -101,7 +130,7 @@ class EnsembleConvGenerator(nn.Module):
     """M generators: z (M, B, latent) -> raw images (M, B, side * side)."""
 
     def __init__(self, *, models: int, latent: int, side: int, channels: tuple[int, ...],
-                 leaky_slope: float = 0.2, std: float = 0.02,
+                 leaky_slope: float = 0.2, std: float = 0.02, batch_norm: bool = False,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         check_conv_side(side, len(channels))
@@ -115,15 +144,22 @@ class EnsembleConvGenerator(nn.Module):
             EnsembleConvTranspose2d(models, a, b) for a, b in zip(widths, (*widths[1:], 1)))
         _normal_(self.ups, std, generator)
         self.first_channels = widths[0]
+        # one normalisation per hidden map stack (after the projection and every up but the last)
+        self.norms = (nn.ModuleList(EnsembleBatchNorm2d(models, w) for w in widths)
+                      if batch_norm else None)
+
+    def _hidden(self, h: torch.Tensor, i: int) -> torch.Tensor:
+        if self.norms is not None:
+            h = self.norms[i](h)
+        return F.leaky_relu(h, self.leaky_slope)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.leaky_relu(self.project(z), self.leaky_slope)
-        h = _to_maps(h, self.first_channels, self.start)
+        h = self._hidden(_to_maps(self.project(z), self.first_channels, self.start), 0)
         last = len(self.ups) - 1
         for i, up in enumerate(self.ups):
             h = up(h)
             if i < last:
-                h = F.leaky_relu(h, self.leaky_slope)
+                h = self._hidden(h, i + 1)
         return _from_maps(h, self.models)
 
 

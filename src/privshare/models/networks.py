@@ -105,7 +105,7 @@ def build_generator(
     """G for ``models`` classes producing flattened images of ``data_dim`` pixels."""
     if config.kind == "conv":
         return _conv(ConvGenerator, config, models=models, data_dim=data_dim, generator=generator,
-                     latent=config.latent_dim)
+                     latent=config.latent_dim, batch_norm=config.generator_norm == "batch")
     sizes = (config.latent_dim, *config.generator_widths, data_dim)
     return _build(Generator, config, models=models, sizes=sizes, generator=generator)
 

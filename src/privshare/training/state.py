@@ -166,7 +166,9 @@ class OwnerState:
         self.d_steps = 0  # D_i steps taken: which of them carry the lazy R1 penalty
         self.ema: AveragedModel | None = None
         if ema_decay > 0:  # torch's own EMA: a frozen copy, foreach lerp after each G step
-            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+            # use_buffers: a batch-normalised G's running statistics are averaged with its weights
+            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay),
+                                     use_buffers=True)
             self.ema.requires_grad_(False)
         self.latent_dim = model.latent_dim
         self.device = device

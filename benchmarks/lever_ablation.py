@@ -91,6 +91,16 @@ RECIPES: dict[str, tuple[str, ...]] = {
                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
                             "train.epochs_privgan=40", "train.epochs_gan=40",
                             "model.generator_norm=\"batch\""),
+    # the line above with DP's term weighted 10 (against the shared model's exposure) ...
+    "conv16-r1-l10-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=10.0",
+                             "train.epochs_privgan=40", "train.epochs_gan=40",
+                             "model.generator_norm=\"batch\""),
+    # ... and with R1 ten times stronger (against D_i's memorising its owner's rows)
+    "conv16-r10-l3-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                             "train.r1_gamma=10.0", "train.r1_every=4", "train.privacy_weight=3.0",
+                             "train.epochs_privgan=40", "train.epochs_gan=40",
+                             "model.generator_norm=\"batch\""),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -32,7 +32,7 @@ ClientApp process started (stock) or task claimed (warm) -> handler entered
 DEBUG logging costs a little time itself.
 
 Per K it prints seconds per round and bytes sent per round per owner (server
-to owner: DP's weights; owner to server: DP's gradient), and writes everything
+to owner: D_central's weights; owner to server: D_central's gradient), and writes everything
 to a JSON file (default ``benchmarks/results/federated_round_<when>.json``).
 Timings on a shared machine vary; read them as orders of magnitude.
 """
@@ -69,11 +69,11 @@ def bench_config(preset: str, *, steps: int, folder: Path) -> RunConfig:
     """``preset`` cut to one epoch of ``steps`` privGAN steps, on the CPU."""
     return load_config(preset=preset, overrides=[
         f'out_dir="{folder}"', 'name="bench"', "train.epochs_privgan=1",
-        f'train.steps_per_epoch="{steps}"', 'train.device="cpu"', "train.dp_delay=0",
+        f'train.steps_per_epoch="{steps}"', 'train.device="cpu"', "train.central_delay=0",
     ])
 
 
-def dp_parameters(config: RunConfig, *, classes: int, data_dim: int) -> int:
+def central_parameters(config: RunConfig, *, classes: int, data_dim: int) -> int:
     from privshare.models import build_central_discriminator
 
     net = build_central_discriminator(config.model, models=classes, data_dim=data_dim,
@@ -97,7 +97,7 @@ def one_process(config: RunConfig, *, warmup: int = 2) -> dict:
     seconds = (time.perf_counter() - t0) / steps
     classes, _, dim = rows[0].x.shape
     return {"seconds_per_step": seconds, "steps": steps,
-            "dp_parameters": dp_parameters(config, classes=classes, data_dim=dim)}
+            "central_parameters": central_parameters(config, classes=classes, data_dim=dim)}
 
 
 def _per_round(counts: dict[int, int], rounds: int) -> dict[str, float]:
@@ -262,7 +262,7 @@ def phase_breakdown(trace_file: Path, node_logs: list[Path], node_ids: list[int]
             after[g0] = t1 - last
     if after:
         v = list(after.values())
-        phases["server: checks, DP step, next push"] = {
+        phases["server: checks, D_central step, next push"] = {
             "median_s": statistics.median(v), "max_s": max(v), "n": len(v)}
     periods = [t1 - t0 for (t0, g0), (t1, _) in zip(ordered, ordered[1:]) if g0 != "round 0"]
     return {"phases": phases,
@@ -294,8 +294,8 @@ def run(presets: list[str], *, steps: int, ks: list[int], deploy: bool,
             base = one_process(config)
         case = {"preset": preset, "steps": steps, "owners": len(config.data.fractions),
                 "one_process": base, "federated": []}
-        print(f"\n{preset}: {base['steps']} steps, DP has {base['dp_parameters']:,} parameters "
-              f"({_fmt_bytes(4 * base['dp_parameters'])} as float32); one process "
+        print(f"\n{preset}: {base['steps']} steps, D_central has {base['central_parameters']:,} parameters "
+              f"({_fmt_bytes(4 * base['central_parameters'])} as float32); one process "
               f"{base['seconds_per_step'] * 1e3:.1f} ms a step")
         for k in ks:
             entry = {"k": k, "rounds": math.ceil(steps / k), "deployments": []}

@@ -52,7 +52,7 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # DCGAN-style networks (32 / 64 channels) with lazy R1
     "conv-r1": ("model.kind=\"conv\"", "model.conv_channels=[32, 64]", "train.r1_gamma=1.0",
                 "train.r1_every=4"),
-    # the same with three times the weight of DP's term in each G_i's loss
+    # the same with three times the weight of D_central's term in each G_i's loss
     "conv-r1-l3": ("model.kind=\"conv\"", "model.conv_channels=[32, 64]", "train.r1_gamma=1.0",
                    "train.r1_every=4", "train.privacy_weight=3.0"),
     # half the channels (16 / 32): about half the step's time, for the main job's budget

@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 
 SOURCES = ("real_own", "gan", "privgan", "privgan_pooled", "own+gan", "own+privgan_pooled")
-ATTACKS = ("privgan_dp", "mc_privgan", "nn_privgan", "privgan_d", "gan")
+ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan", "privgan_d", "gan")
 
 
 def _mean(rows, **where) -> float | None:

@@ -61,8 +61,8 @@ def step_flops(config, *, classes: int, owners: int) -> float:
     one forward for the weight gradient and one for the input gradient; the
     input gradient of a first layer whose input needs none is skipped):
     G forward + backward (3 fG - g1); D_i step on real and fake rows
-    (2 x (3 fD - d1)); DP's share on the fakes (3 fP - p1); generator loss
-    through D_i and DP, input gradients only (2 fD + 2 fP). Matrix FLOPs are
+    (2 x (3 fD - d1)); D_central's share on the fakes (3 fP - p1); generator loss
+    through D_i and D_central, input gradients only (2 fD + 2 fP). Matrix FLOPs are
     2 x multiply-adds. Elementwise work (activations, Adam) is not counted.
     """
     m, b = config.model, config.train.batch_size
@@ -78,7 +78,7 @@ def step_products(config, *, classes: int, owners: int) -> list[tuple[int, int, 
     """The batched matrix products of one privGAN step, as (models, rows, in, out).
 
     Every linear layer of G_i (``owners x classes`` models, ``batch`` rows),
-    D_i (same models, real and fake rows: ``2 x batch``) and DP (``classes``
+    D_i (same models, real and fake rows: ``2 x batch``) and D_central (``classes``
     models, every owner's fakes: ``owners x batch`` rows). Each product stands
     for its forward and its two backward products (see :func:`shape_peak`).
     """

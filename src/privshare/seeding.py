@@ -17,7 +17,7 @@ STAGE_EXPORT = 3
 STAGE_EVALUATION = 4
 STAGE_DPGAN = 6  # (5 seeds sweep cells: privshare.experiments.sweep.STAGE_SWEEP)
 
-CENTRAL = 1000  # owner slot used for DP and for the shared noise stream
+CENTRAL = 1000  # owner slot used for D_central and for the shared noise stream
 INIT = 0  # sub-stream: weight initialisation
 STREAM = 1  # sub-stream: noise, batches and random targets during training
 

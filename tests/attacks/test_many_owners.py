@@ -1,5 +1,5 @@
 """Attacks on a run of more than two owners: every owner attacked, the white-box
-aggregates over all N discriminators, DP's attribution per owner."""
+aggregates over all N discriminators, D_central's attribution per owner."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ OWNERS = 4
 
 class ManyOwnerRun(StandInRun):
     """:class:`StandInRun` with four owners: pixel (0, j) is 255 on owner j's rows, so
-    only D_j (and DP's column j) can tell owner j's members from anything else."""
+    only D_j (and D_central's column j) can tell owner j's members from anything else."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,14 +56,14 @@ def test_the_max_over_d_i_takes_every_one_of_the_n_discriminators():
 
 def test_every_owner_is_attacked_and_the_white_box_attack_finds_the_last_owner():
     run = ManyOwnerRun()
-    config = replace(CONFIG, attacks=("privgan_max", "privgan_mean", "privgan_d", "privgan_dp"))
+    config = replace(CONFIG, attacks=("privgan_max", "privgan_mean", "privgan_d", "privgan_central"))
     res = privacy_evaluation(run, x_train=run.x, partition=run.partition, reference=run.x[:50],
                              config=config, seed=0)
     auc = {(r["source"], r["owner"]): r["value"] for r in res.rows
            if r["metric"] == "auc" and r["class"] == "all"}
     assert set(auc) == {(s, str(j)) for s in config.attacks for j in range(OWNERS)}
-    assert all(v == pytest.approx(1.0) for v in auc.values())  # D_j (and DP) know owner j
+    assert all(v == pytest.approx(1.0) for v in auc.values())  # D_j (and D_central) know owner j
     assert set(res.counts) == {str(j) for j in range(OWNERS)}
-    # DP's attribution to owner 3: its own rows against every other owner's ("other")
-    members, others = (res.scores[f"privgan_dp/3/0/{g}"] for g in ("members", "other"))
+    # D_central's attribution to owner 3: its own rows against every other owner's ("other")
+    members, others = (res.scores[f"privgan_central/3/0/{g}"] for g in ("members", "other"))
     assert np.all(members == 1.0) and np.all(others == 0.0) and len(others)

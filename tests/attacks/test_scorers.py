@@ -14,7 +14,7 @@ from privshare.data import make_partition
 from privshare.evaluation import EvalConfig
 
 CONFIG = EvalConfig(members=20, nonmembers=40, blackbox_samples=60, blackbox_space="pixels",
-                    attacks=("gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_dp",
+                    attacks=("gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_central",
                              "nn_gan", "nn_privgan"))
 
 
@@ -130,8 +130,8 @@ def test_logan_aggregates_on_a_trained_run(tiny_run):
     np.testing.assert_allclose(got["own"], per_d[0])
     np.testing.assert_allclose(score("logan", tiny_run, owner=1, x=x, y=y, method="gan"),
                                tiny_run.score("gan", 1, x, y))
-    dp = np.stack([score("dp_attribution", tiny_run, owner=j, x=x, y=y) for j in range(2)])
-    np.testing.assert_allclose(dp.sum(0), 1.0, rtol=1e-5)
+    central = np.stack([score("central_attribution", tiny_run, owner=j, x=x, y=y) for j in range(2)])
+    np.testing.assert_allclose(central.sum(0), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="aggregate='median'"):
         score("logan", tiny_run, owner=0, x=x, y=y, aggregate="median")
 

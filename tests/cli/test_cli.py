@@ -30,8 +30,8 @@ def test_train_writes_the_run_folder(tiny_run):
     assert tomllib.loads((tiny_run / "config.toml").read_text())["train"]["epochs_gan"] == 2
     history = json.loads((tiny_run / "history.json").read_text())
     assert set(history) == {"privgan", "gan_owner_0", "gan_owner_1"}
-    assert len(history["privgan"]) == 2 and "dp" in history["privgan"][0]
-    assert (tiny_run / "central" / "privgan_dp.pt").is_file()
+    assert len(history["privgan"]) == 2 and "central" in history["privgan"][0]
+    assert (tiny_run / "central" / "privgan_central.pt").is_file()
     for method in ("privgan", "gan"):
         for j in (0, 1):
             data = np.load(run.layout.synthetic(method, j))

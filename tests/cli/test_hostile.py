@@ -219,8 +219,8 @@ def test_sweep_file_values_are_checked_before_training(line, message, tmp_path):
     (["--set", "data.classes=[0, 1, 1]"], r"data.classes=\[0, 1, 1\] names class\(es\) \[1\] more "
                                           r"than once"),
     (["--set", "export.grid_columns=0"], r"export.grid_columns=0 must be >= 1"),
-    (["--set", "train.dp_delay=2"], r"train.dp_delay=2 >= train.epochs_privgan=2: DP would never "
-                                    r"train"),
+    (["--set", "train.central_delay=2"], r"train.central_delay=2 >= train.epochs_privgan=2: the "
+                                         r"central discriminator would never train"),
     (["--set", 'train.device="cpu"\nseed=3'], r"override 'train.device=\"cpu\"\\nseed=3' holds a "
                                               r"line break"),
     (["--set", 'name="x\ny"'], r"holds a line break"),
@@ -257,7 +257,7 @@ def test_non_finite_evaluation_settings_are_refused(tiny_run):
     (["--round-timeout", "0"], r"round-timeout=0.0 must be > 0"),
     (["--engine", "bogus"], r"--engine 'bogus': choose inprocess or local"),
     (["--set", 'train.noise="shared"'], r"train.noise='shared': a shared z stream"),
-    (["--set", "train.dp_pretrain_epochs=1"], r"train.dp_pretrain_epochs=1: pre-training DP"),
+    (["--set", "train.central_pretrain_epochs=1"], r"train.central_pretrain_epochs=1: pre-training the central discriminator"),
 ])
 def test_bad_federated_options_write_nothing(args, message, tmp_path):
     engine = [] if "--engine" in args else ["--engine", "inprocess"]

@@ -19,7 +19,7 @@ def test_defaults_follow_the_paper():
     c = RunConfig()
     assert (c.train.epochs_privgan, c.train.epochs_gan, c.train.batch_size) == (200, 250, 256)
     assert (c.optim.lr, c.optim.beta1) == (2e-4, 0.5)
-    assert c.train.dp_pretrain_epochs == 0 and c.train.dp_delay == 0
+    assert c.train.central_pretrain_epochs == 0 and c.train.central_delay == 0
     assert c.model.generator_widths == (512, 512, 1024)
     assert c.model.discriminator_widths == (2048, 512, 256)
 

@@ -26,7 +26,7 @@ def _load(*overrides: str):
         ((THREE, "data.class_shares=[[0.2, 0.2, 0], [0.3, 0.3, 0], [0.2, 0.2, 0]]"),
          "no owner holds class 2 (column 2 is all 0)"),
         ((THREE, "data.class_shares=[[0.2, 0.2, 0], [0.3, 0.3, 0.3], [0.2, 0.2, 0]]"),
-         "only owner 1 holds class 2 (column 2); privGAN's DP cannot tell owners apart"),
+         "only owner 1 holds class 2 (column 2); privGAN's central discriminator cannot tell"),
         ((THREE, "data.class_shares=[[0.2, 0.2, 0.2], [0.3, 0.3, 0.3]]"),
          "data.class_shares is 2 x 3 (owners x classes); it must be 3 x 3"),
         ((THREE, "data.class_shares=[[0.2, 0.2], [0.3, 0.3], [0.2, 0.2]]"),

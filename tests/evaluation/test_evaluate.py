@@ -81,7 +81,7 @@ def test_files_are_written_and_agree(evaluation, tiny_run):
     assert means[("gan", "0", R.ACCURACY, "all")]["mean"] == pytest.approx(np.mean(acc))
     assert means[("gan", "0", R.ACCURACY, "all")]["seeds"] == 2
     with np.load(tiny_run.root / "scores.npz") as scores:
-        assert {"gan/0/0/members", "gan/0/0/nonmembers", "privgan_dp/1/2/other",
+        assert {"gan/0/0/members", "gan/0/0/nonmembers", "privgan_central/1/2/other",
                 "seed1/privgan_max/0/1/members"} <= set(scores.files)
         assert len(scores["gan/0/0/members"]) == counts_of(evaluation, 0, "members")[0]
 

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.migrate_central_names import migrate_store
 from privshare.cli import app
 from privshare.config import ConfigError
 from privshare.experiments.grids import load_spec, spec_from_dict
@@ -80,10 +81,13 @@ def test_axes_cross_every_cell_and_name_it_whatever_the_file_order(tmp_path):
     ({"data.fractions": [[0.1, 0.2]]}, r"'data.fractions' is set by the sweep .* cells"),
     ({"train.methods": [["gan"]]}, r"'train.methods' is set by the sweep .* methods"),
     ({"train.epochs_gan": [2, 3]}, r"'train.epochs_gan' is also fixed by set"),
-    ({"train.dp_delay": [0, 2]}, r"'train.dp_delay' value 2 is refused: .*dp_delay=2 >= "),
-    ({"train.dp_delay": [0, 1], "train.epochs_privgan": [2, 3]}, None),  # every pair is fine
-    ({"train.dp_delay": [0, 1], "train.epochs_privgan": [1, 3]},  # each fine alone, not together
-     r"combination train.dp_delay = 1, train.epochs_privgan = 1 is refused: .*DP would never"),
+    ({"train.central_delay": [0, 2]},
+     r"'train.central_delay' value 2 is refused: .*central_delay=2 >= "),
+    ({"train.central_delay": [0, 1], "train.epochs_privgan": [2, 3]}, None),  # every pair is fine
+    ({"train.central_delay": [0, 1], "train.epochs_privgan": [1, 3]},  # each fine alone, not together
+     r"combination train.central_delay = 1, train.epochs_privgan = 1 is refused: .*the central "
+     r"discriminator would never"),
+    ({"train.dp_delay": [0, 1]}, r"axes key 'train.dp_delay' was renamed 'train.central_delay'"),
 ])
 def test_bad_axes_are_refused_with_one_line_naming_key_and_value(axes, message):
     data = {**TINY, "set": ["train.epochs_gan=2"], "axes": axes}
@@ -161,6 +165,7 @@ def test_a_store_from_before_axes_opens_resumes_and_reports_on_a_copy(tmp_path):
     root = tmp_path / "paper-cells"
     root.mkdir()
     shutil.copyfile(COMMITTED, root / "results.sqlite")  # never the committed file itself
+    migrate_store(root / "results.sqlite", write=True)  # names from before `central`, if any
     spec = load_spec(grid="paper-cells")
     planned = plan_cells(spec, root=root)
     with ResultStore(root / "results.sqlite") as store:  # as it is: no cell_axes table

@@ -104,7 +104,7 @@ def test_a_three_owner_sweep_killed_resumes_and_stores_every_owner(tmp_path):
     assert len(keys) == len(set(keys))  # every row stored once
     three = [r for r in rows if r["cell"] == cells[0].key]
     assert {(r["f0"], r["f1"], r["f2"]) for r in three} == {THREE}
-    for source in ("privgan_max", "privgan_mean", "privgan_d", "privgan_dp", "privgan"):
+    for source in ("privgan_max", "privgan_mean", "privgan_d", "privgan_central", "privgan"):
         assert {r["owner"] for r in three if r["source"] == source and r["metric"] in (
             "auc", "accuracy") and r["class"] == "all"} == {"0", "1", "2"}, source
     with (root / "results.csv").open() as fh:
@@ -138,5 +138,5 @@ def _max_is_over_every_discriminator(run_dir: Path) -> None:
         np.testing.assert_array_equal(
             score("logan", run, owner=owner, x=x, y=y, method="privgan", aggregate="max"),
             per_d.max(axis=0))
-    dp = np.stack([score("dp_attribution", run, owner=j, x=x, y=y) for j in range(3)])
-    np.testing.assert_allclose(dp.sum(axis=0), 1.0, rtol=1e-5)  # one probability per owner
+    central = np.stack([score("central_attribution", run, owner=j, x=x, y=y) for j in range(3)])
+    np.testing.assert_allclose(central.sum(axis=0), 1.0, rtol=1e-5)  # one probability per owner

@@ -64,9 +64,9 @@ def test_tls_node_auth_crash_and_restart_end_to_end(tmp_path):
     assert manifest["rounds"] == 4 and [o["name"] for o in manifest["owners"]] == ["owner_0", "owner_1"]
     # the same weights as the one-process run, through TLS, two SuperNodes and a crash
     reference = one_process(config)
-    dp = run.central_discriminator().state_dict()
+    central = run.central_discriminator().state_dict()
     for k, v in reference.trainer.central.network.state_dict().items():
-        torch.testing.assert_close(dp[k], v, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(central[k], v, rtol=1e-6, atol=1e-7)
     for j in range(2):
         g = run.generator("privgan", j).state_dict()
         for k, v in reference.trainer.owners[j].generator.state_dict().items():
@@ -103,9 +103,9 @@ def test_warm_owners_answer_every_message_from_one_process(tmp_path):
     for j in range(2):
         assert "flwr-clientapp" not in (tmp_path / "flower" / f"supernode_{j}.log").read_text()
     reference = one_process(config)
-    dp = load_run(run_dir).central_discriminator().state_dict()
+    central = load_run(run_dir).central_discriminator().state_dict()
     for k, v in reference.trainer.central.network.state_dict().items():
-        torch.testing.assert_close(dp[k], v, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(central[k], v, rtol=1e-6, atol=1e-7)
 
 
 def test_the_clientapp_process_rides_out_a_supernode_restart(tmp_path):
@@ -142,6 +142,6 @@ def test_the_clientapp_process_rides_out_a_supernode_restart(tmp_path):
     assert [e["event"] for e in events if e["pid"] == worker.pid].count("session_built") == 1
     assert sum(e["event"] == "handler_start" and e["pid"] == worker.pid for e in events) >= 6
     reference = one_process(config)
-    dp = load_run(run_dir).central_discriminator().state_dict()
+    central = load_run(run_dir).central_discriminator().state_dict()
     for k, v in reference.trainer.central.network.state_dict().items():
-        torch.testing.assert_close(dp[k], v, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(central[k], v, rtol=1e-6, atol=1e-7)

@@ -37,7 +37,7 @@ def test_k1_equals_one_process_after_several_rounds(tmp_path, precision):
         _assert_same(run.discriminator("privgan", j).state_dict(),
                      owner.discriminator.state_dict(), f"D_{j}")
     _assert_same(run.central_discriminator().state_dict(),
-                 reference.trainer.central.network.state_dict(), "DP")
+                 reference.trainer.central.network.state_dict(), "D_central")
     # the networks moved: the comparison is not between two untouched initialisations
     untrained = PrivGANTrainer(config=config, rows=reference.trainer.rows, device=CPU)
     for name, w in untrained.central.network.state_dict().items():
@@ -62,7 +62,7 @@ def test_run_folder_matches_a_one_process_run(tmp_path):
     assert fed.partition().owners == 2
     history = json.loads(fed.layout.history.read_text())["privgan"]
     reference = json.loads(single.layout.history.read_text())["privgan"]
-    assert [set(e) for e in history] == [set(e) for e in reference]  # d_j, g_j, dp, epoch
+    assert [set(e) for e in history] == [set(e) for e in reference]  # d_j, g_j, central, epoch
     for got, want in zip(history, reference):
         for key in want:
             assert got[key] == pytest.approx(want[key], rel=1e-5), key
@@ -84,14 +84,14 @@ def test_k2_halves_the_rounds_and_still_trains(tmp_path, short_config):
     k1 = one_process(short_config)
     result = federated(short_config, tmp_path / "fed", settings=FederatedSettings(local_steps=2))
     assert (result.rounds, result.steps, result.local_steps) == (k1.steps // 2, k1.steps, 2)
-    dp = load_run(tmp_path / "fed").central_discriminator().state_dict()
-    assert all(torch.isfinite(v).all() for v in dp.values())
+    central = load_run(tmp_path / "fed").central_discriminator().state_dict()
+    assert all(torch.isfinite(v).all() for v in central.values())
     ref = k1.trainer.central.network.state_dict()
-    assert not all(torch.allclose(dp[k], ref[k]) for k in dp)  # K > 1 is a different algorithm
+    assert not all(torch.allclose(central[k], ref[k]) for k in central)  # K > 1 is a different algorithm
 
 
 @pytest.mark.parametrize("override,word", [('train.noise="shared"', "per_owner"),
-                                           ("train.dp_pretrain_epochs=1", "real rows")])
+                                           ("train.central_pretrain_epochs=1", "real rows")])
 def test_settings_that_would_leak_are_refused(tmp_path, override, word):
     from privshare.config import ConfigError
     from privshare.federated import run_config

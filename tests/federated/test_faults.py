@@ -1,4 +1,4 @@
-"""Bad replies, silent owners, crashed owners: bounded waits, named culprits, DP intact."""
+"""Bad replies, silent owners, crashed owners: bounded waits, named culprits, D_central intact."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from tests.federated.conftest import federated
 FAST = FederatedSettings(retries=1, round_timeout=1, connect_timeout=5)
 
 
-def _assert_dp_is_reference(folder, reference):
-    dp = load_run(folder).central_discriminator().state_dict()
+def _assert_central_is_reference(folder, reference):
+    central = load_run(folder).central_discriminator().state_dict()
     for k, v in reference.trainer.central.network.state_dict().items():
-        torch.testing.assert_close(dp[k], v, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(central[k], v, rtol=1e-6, atol=1e-7)
 
 
 def _corrupt(kind: str):
     def apply(message):
-        grads = message.content.array_records[rec.DP_GRAD]
+        grads = message.content.array_records[rec.CENTRAL_GRAD]
         arr = grads["layers.0.weight"].numpy().copy()
         if kind == "nan":
             arr[0, 0, 0] = np.nan
@@ -44,15 +44,15 @@ def _corrupt(kind: str):
     return apply
 
 
-REASONS = {"nan": "NaN or Inf", "inf": "NaN or Inf", "shape": "DP has", "norm": "exceeds max-grad-norm",
-           "missing": "not DP's parameters"}
+REASONS = {"nan": "NaN or Inf", "inf": "NaN or Inf", "shape": "the central discriminator has",
+           "norm": "exceeds max-grad-norm", "missing": "not the central discriminator's parameters"}
 
 
 @pytest.mark.parametrize("kind", sorted(REASONS))
-def test_bad_reply_is_rejected_logged_and_dp_stays_exact(tmp_path, short_config, short_reference,
+def test_bad_reply_is_rejected_logged_and_central_stays_exact(tmp_path, short_config, short_reference,
                                                          kind, caplog):
     """Owner 1's round-2 reply is corrupted once; the re-sent round is answered from its
-    checkpoint, and DP ends exactly where the one-process run does."""
+    checkpoint, and D_central ends exactly where the one-process run does."""
     hits = []
 
     def deliver(node, message, call):
@@ -67,7 +67,7 @@ def test_bad_reply_is_rejected_logged_and_dp_stays_exact(tmp_path, short_config,
     assert hits == [10002]
     rejected = [r.getMessage() for r in caplog.records if "rejected the reply" in r.getMessage()]
     assert len(rejected) == 1 and "'owner_1'" in rejected[0] and REASONS[kind] in rejected[0]
-    _assert_dp_is_reference(tmp_path / "fed", short_reference)
+    _assert_central_is_reference(tmp_path / "fed", short_reference)
 
 
 def test_owner_that_keeps_sending_bad_replies_stops_the_run_with_its_name(tmp_path, short_config):
@@ -77,7 +77,7 @@ def test_owner_that_keeps_sending_bad_replies_stops_the_run_with_its_name(tmp_pa
 
     with pytest.raises(FederationError, match=r"round 1: .*owner 'owner_0' \(index 0.*NaN or Inf"):
         federated(short_config, tmp_path / "fed", settings=FAST, deliver=deliver)
-    assert not (tmp_path / "fed" / "central").exists()  # no DP written from a poisoned round
+    assert not (tmp_path / "fed" / "central").exists()  # no D_central written from a poisoned round
 
 
 def test_missing_owner_times_out_with_its_name(tmp_path, short_config):
@@ -109,7 +109,7 @@ def test_owner_crash_and_restart_continues_from_its_checkpoint(tmp_path, short_c
 
     federated(short_config, tmp_path / "fed", settings=FAST, deliver=deliver)
     assert crashed == [when]
-    _assert_dp_is_reference(tmp_path / "fed", short_reference)
+    _assert_central_is_reference(tmp_path / "fed", short_reference)
 
 
 def test_owner_back_under_a_new_node_id_is_found_and_continues(tmp_path, short_config,
@@ -131,7 +131,7 @@ def test_owner_back_under_a_new_node_id_is_found_and_continues(tmp_path, short_c
     assert moved == [10003]
     assert any("'owner_0' is back as node 10003 (was node 10001)" in r.getMessage()
                for r in caplog.records)
-    _assert_dp_is_reference(tmp_path / "fed", short_reference)
+    _assert_central_is_reference(tmp_path / "fed", short_reference)
 
 
 def test_owner_index_claimed_twice_is_refused(tmp_path, short_config):

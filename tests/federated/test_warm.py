@@ -15,7 +15,7 @@ from privshare.federated import client_app, flower_tuning
 from privshare.federated.owner import OwnerSession
 
 from tests.federated.conftest import federated
-from tests.federated.test_faults import FAST, _assert_dp_is_reference
+from tests.federated.test_faults import FAST, _assert_central_is_reference
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_warm_sessions_train_exactly_the_one_process_weights(tmp_path, short_con
         g = run.generator("privgan", j).state_dict()
         for k, v in owner.generator.state_dict().items():
             torch.testing.assert_close(g[k], v, rtol=1e-6, atol=1e-7)
-    _assert_dp_is_reference(tmp_path / "fed", short_reference)
+    _assert_central_is_reference(tmp_path / "fed", short_reference)
 
 
 def test_a_checkpoint_changed_on_disk_is_reloaded(tmp_path, short_config, short_reference, warm):
@@ -60,7 +60,7 @@ def test_a_checkpoint_changed_on_disk_is_reloaded(tmp_path, short_config, short_
 
     federated(short_config, folder, deliver=deliver)
     assert sorted(warm) == [10001, 10001, 10002]
-    _assert_dp_is_reference(folder, short_reference)
+    _assert_central_is_reference(folder, short_reference)
 
 
 def test_a_failed_call_drops_the_warm_session(tmp_path, short_config, short_reference, warm,
@@ -80,7 +80,7 @@ def test_a_failed_call_drops_the_warm_session(tmp_path, short_config, short_refe
     monkeypatch.setattr(OwnerSession, "train_round", train_round)
     federated(short_config, tmp_path / "fed", settings=FAST)
     assert failed == [2] and sorted(warm) == [10001, 10002, 10002]
-    _assert_dp_is_reference(tmp_path / "fed", short_reference)
+    _assert_central_is_reference(tmp_path / "fed", short_reference)
 
 
 def test_the_flower_waits_that_are_patched_still_exist():

@@ -1,4 +1,4 @@
-"""Every message of a federated run, both ways: only DP arrays, settings and scalars."""
+"""Every message of a federated run, both ways: only D_central arrays, settings and scalars."""
 
 from __future__ import annotations
 
@@ -48,24 +48,24 @@ def _shapes(folder):
     from privshare.artifacts import load_run
 
     run = load_run(folder)
-    dp = {k: tuple(v.shape) for k, v in run.central_discriminator().state_dict().items()}
+    central = {k: tuple(v.shape) for k, v in run.central_discriminator().state_dict().items()}
     private = {tuple(v.shape) for net in (run.generator("privgan", 0), run.discriminator("privgan", 0))
                for v in net.state_dict().values()}
-    return dp, private
+    return central, private
 
 
-def test_only_dp_arrays_settings_and_scalars_cross(recorded):
+def test_only_central_arrays_settings_and_scalars_cross(recorded):
     wire, seen, rows, folder = recorded
-    dp, private = _shapes(folder)
-    report = audit_wire(wire, dp_shapes=dp, private_shapes=private, real_rows=rows, private=seen)
+    central, private = _shapes(folder)
+    report = audit_wire(wire, central_shapes=central, private_shapes=private, real_rows=rows, private=seen)
     assert report.clean, "\n".join(report.problems)
     directions = {(m.direction, m.message_type) for m in wire.messages}
     assert directions == {(d, t) for d in (TO_OWNER, TO_SERVER)
                           for t in (rec.SETUP, rec.TRAIN, rec.FINISH)}
-    # 2 owners x (setup + 4 rounds + finish) x both ways; per owner and round DP's weights
-    # go out and its gradients come back, and the finish carries DP's weights out only
+    # 2 owners x (setup + 4 rounds + finish) x both ways; per owner and round D_central's weights
+    # go out and its gradients come back, and the finish carries D_central's weights out only
     assert report.messages == 2 * 6 * 2
-    assert report.arrays == 2 * len(dp) * (4 * 2 + 1)
+    assert report.arrays == 2 * len(central) * (4 * 2 + 1)
     assert len(rows) > 100 and len(seen) > 100  # the checks had something to compare against
 
 
@@ -76,7 +76,7 @@ def _plant(wire: Wire, index: int, name: str, value) -> Wire:
     m = wire.messages[index]
     content = m.message.content
     if isinstance(value, np.ndarray):
-        content.array_records[rec.DP_GRAD][name] = Array.from_numpy_ndarray(value)
+        content.array_records[rec.CENTRAL_GRAD][name] = Array.from_numpy_ndarray(value)
     elif isinstance(value, dict):
         content[name] = ConfigRecord(value)
     else:
@@ -92,7 +92,7 @@ def _plant(wire: Wire, index: int, name: str, value) -> Wire:
                                   "private_tensor", "generator_weight", "unknown_record"])
 def test_audit_catches_what_must_not_cross(recorded, leak):
     wire, seen, rows, folder = recorded
-    dp, private = _shapes(folder)
+    central, private = _shapes(folder)
     reply = next(i for i, m in enumerate(wire.messages)
                  if m.direction == TO_SERVER and m.message_type == rec.TRAIN)
     row = rows[7].reshape(-1)
@@ -103,11 +103,11 @@ def test_audit_catches_what_must_not_cross(recorded, leak):
                                                   [None, :, None], (3, 1, 32))),
         "noisy_row": ("x", (row / 127.5 - 1 + rng.normal(0, 0.005, row.shape)).astype(np.float32)),
         "row_as_metric": ("leak", [float(v) for v in row]),
-        "private_tensor": ("layers.0.weight", seen[-6].copy()),  # D_1's first layer: DP's shape
+        "private_tensor": ("layers.0.weight", seen[-6].copy()),  # D_1's first layer: D_central's shape
         "generator_weight": ("g", seen[0].copy()),
         "unknown_record": ("notes", {"owner_note": "a short string"}),
     }[leak]
-    report = audit_wire(_plant(wire, reply, *planted), dp_shapes=dp, private_shapes=private,
+    report = audit_wire(_plant(wire, reply, *planted), central_shapes=central, private_shapes=private,
                         real_rows=rows, private=seen)
     assert not report.clean
     assert all(f"message {reply} " in p for p in report.problems), report.problems

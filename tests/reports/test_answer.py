@@ -19,7 +19,7 @@ def _rows(own, mixed, gan, *, attack=(0.52, 0.55, 0.51)):
                  _row("own+privgan_pooled", "0", seed, "accuracy", b),
                  _row("own+gan", "0", seed, "accuracy", c),
                  _row("privgan_pooled", "all", seed, "accuracy", b - 0.2)]
-        for source, auc in zip(("privgan_dp", "mc_privgan", "nn_privgan"), attack):
+        for source, auc in zip(("privgan_central", "mc_privgan", "nn_privgan"), attack):
             rows += [_row(source, "0", seed, "auc", auc + 0.001 * seed),
                      _row(source, "0", seed, "tpr_at_fpr_1pct", 0.01 + 0.001 * seed)]
         rows.append(_row("privgan_d", "0", seed, "auc", 0.7))

@@ -72,7 +72,7 @@ def test_a_figure_per_metric_against_the_axis_labelled_with_its_seeds(front):
     names = {f.name for f in report.figures}
     assert {"axis_train_privacy_weight_privgan_accuracy",
             "axis_train_privacy_weight_privgan_max_auc"} <= names
-    assert "axis_train_privacy_weight_privgan_dp_auc" not in names  # no such rows stored
+    assert "axis_train_privacy_weight_privgan_central_auc" not in names  # no such rows stored
     fig = next(f for f in report.figures if f.name == "axis_train_privacy_weight_privgan_accuracy")
     svg = fig.svg.read_text()
     assert "training seeds [0, 1, 2], evaluation seeds [0]" in svg
@@ -97,7 +97,7 @@ def test_a_metric_that_is_not_source_colon_metric_is_refused(tmp_path):
         parse_metric("auc")
     root = make_axis_store(tmp_path / "s")
     with pytest.raises(ValueError, match="source:metric"):
-        build_report(root, axis_metrics=("privgan_dp",))
+        build_report(root, axis_metrics=("privgan_central",))
     assert not (root / "report").exists()  # refused before anything is written
     report = build_report(root, axis_metrics=("privgan_pooled:accuracy",))
     assert [f.name for f in report.figures if f.name.startswith("axis_")] == [

@@ -27,7 +27,7 @@ def g_accuracy(cell: int, owner: int) -> float:
 
 
 def auc(source: str, owner: int) -> float:
-    return {"privgan_max": 0.6, "privgan_dp": 0.55, "mc_privgan": 0.5}[source] + 0.01 * owner
+    return {"privgan_max": 0.6, "privgan_central": 0.55, "mc_privgan": 0.5}[source] + 0.01 * owner
 
 
 def _many_rows(cell: int, fractions: tuple[float, ...]) -> list[dict]:
@@ -42,7 +42,7 @@ def _many_rows(cell: int, fractions: tuple[float, ...]) -> list[dict]:
         add("real_own", o, N.ACCURACY, utility("real_own", f))
         add("privgan", o, N.ACCURACY, g_accuracy(cell, j))
         add("own+privgan_pooled", o, N.ACCURACY, 0.99)
-        for source in ("privgan_max", "privgan_dp", "mc_privgan"):
+        for source in ("privgan_max", "privgan_central", "mc_privgan"):
             add(source, o, N.AUC, auc(source, j))
         for source in ("privgan_max", "privgan_mean"):
             for cls in (N.ALL, *CLASSES):
@@ -140,7 +140,7 @@ def test_every_owner_of_an_n_owner_cell_gets_an_answer_with_its_local_gan(many):
     for a, f in zip(answers, MANY[1]):  # the GAN cell of the owner's own fraction
         assert a.options["local-GAN rows only"][1].mean == pytest.approx(utility("gan", f))
         assert a.options["own rows alone"][1].mean == pytest.approx(utility("real_own", f))
-        assert a.attack[0] == "privgan_dp"  # the strongest shared attack
+        assert a.attack[0] == "privgan_central"  # the strongest shared attack
     page = report.html.read_text()
     assert "Cell 5 % / 10 % / 20 % (training seed 0): Owner 2" in page
     assert "Cell 5 % / 5 % / 10 % / 20 % (training seed 0): Owner 3" in page

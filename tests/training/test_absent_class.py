@@ -4,7 +4,7 @@ Oracles, in float64 (owner 1 of 3 lacks class 2):
 
 - its G_1^2 and D_1^2 stay bit-identical to their initial weights;
 - nothing else depends on them or on the rows it would have held: changing
-  those rows and those initial weights leaves every other model, DP
+  those rows and those initial weights leaves every other model, D_central
   included, bit-identical;
 - classes every owner holds train exactly as in the run where all owners
   hold every class, fed the same draws (recorded and replayed).
@@ -27,7 +27,7 @@ OWNERS, CLASSES, ABSENT = 3, 3, (1, 2)  # owner 1 holds no row of class 2
 VARIANTS = {
     "plain": (),
     "levers": ("train.ema_decay=0.9", "train.r1_gamma=1.0", "train.augment=['translation']",
-               "train.dp_pretrain_epochs=1", "model.d_dropout=0.2"),
+               "train.central_pretrain_epochs=1", "model.d_dropout=0.2"),
 }
 
 
@@ -58,7 +58,7 @@ def _rows(*, absent: bool = True, fill: int = 0, dtype=torch.float64) -> list[Re
 
 
 def _models(trainer: PrivGANTrainer) -> dict[tuple, torch.nn.Module]:
-    out: dict[tuple, torch.nn.Module] = {("dp",): trainer.central.network}
+    out: dict[tuple, torch.nn.Module] = {("central",): trainer.central.network}
     for o in trainer.owners:
         out[(o.index, "g")], out[(o.index, "d")] = o.generator, o.discriminator
         out[(o.index, "sampler")] = o.sampler
@@ -66,10 +66,10 @@ def _models(trainer: PrivGANTrainer) -> dict[tuple, torch.nn.Module]:
 
 
 def _slices(trainer: PrivGANTrainer, keep) -> dict[tuple, torch.Tensor]:
-    """Every ensemble tensor's class slice c for which ``keep(owner, c)``; DP's owner is None."""
+    """Every ensemble tensor's class slice c for which ``keep(owner, c)``; D_central's owner is None."""
     out = {}
     for key, net in _models(trainer).items():
-        owner = None if key == ("dp",) else key[0]
+        owner = None if key == ("central",) else key[0]
         for name, v in net.state_dict().items():
             assert v.shape[0] == CLASSES, (key, name, v.shape)  # one slice per class
             for c in range(CLASSES):
@@ -143,9 +143,9 @@ def test_classes_every_owner_holds_train_as_in_the_iid_run(monkeypatch):
     everyone = lambda owner, c: c != ABSENT[1]  # noqa: E731
     m, i = _slices(masked, everyone), _slices(iid, everyone)
     assert all(torch.equal(m[k], i[k]) for k in m)
-    # DP's class 2 ran over owners 0 and 2 only: it differs from the iid run's
-    dp_m, dp_i = masked.central.network.state_dict(), iid.central.network.state_dict()
-    assert any(not torch.equal(dp_m[k][2], dp_i[k][2]) for k in dp_m)
+    # D_central's class 2 ran over owners 0 and 2 only: it differs from the iid run's
+    central_m, central_i = masked.central.network.state_dict(), iid.central.network.state_dict()
+    assert any(not torch.equal(central_m[k][2], central_i[k][2]) for k in central_m)
 
 
 def test_targets_are_other_holders_of_the_class():
@@ -159,7 +159,7 @@ def test_targets_are_other_holders_of_the_class():
             assert set(t[c].tolist()) == allowed  # every other holder drawn, nobody else
 
 
-def test_dp_weights_average_each_class_over_its_holders():
+def test_central_class_weights_average_each_class_over_its_holders():
     holds = torch.tensor([[True, True, False], [True, False, True], [True, True, True]])
     w = losses_mod.central_class_weights(holds)
     assert w.tolist() == [[1.0, 1.5, 0.0], [1.0, 0.0, 1.5], [1.0, 1.5, 1.5]]

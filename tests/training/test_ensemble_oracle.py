@@ -3,7 +3,7 @@
 The oracle trains one single-class privGAN per class with the weights of
 that class's slice, fed the very same noise, real batches and random owner
 targets that the batched run drew (recorded through monkeypatching). In
-float64 the two must agree to rounding after several steps, DP included (Adam turns
+float64 the two must agree to rounding after several steps, D_central included (Adam turns
 float64 summation-order differences of ~1e-16 into ~1e-11 on weights whose
 updates are ~1e-4, hence the 1e-9 tolerance: any real mix-up is 1e-5 or more).
 """

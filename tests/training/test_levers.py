@@ -67,17 +67,17 @@ def test_every_augmentation_is_differentiable_and_seeded():
     assert not torch.equal(again, augment(x.detach(), ALL, rng=_rng(4)))
 
 
-def test_dp_sees_plain_fakes_and_d_sees_augmented_ones():
+def test_central_sees_plain_fakes_and_d_sees_augmented_ones():
     """The central discriminator never sees an augmented view; D_i sees only augmented ones."""
     t = PrivGANTrainer(config=tiny_config('train.augment=["translation", "cutout"]'),
                        rows=tiny_rows(), device=CPU)
-    made, seen_dp, seen_d = [], [], []
+    made, seen_central, seen_d = [], [], []
     for o in t.owners:
         o.generator.register_forward_hook(lambda m, i, out: made.append(out.detach().clone()))
         o.discriminator.register_forward_pre_hook(lambda m, i: seen_d.append(i[0].detach().clone()))
-    t.central.network.register_forward_pre_hook(lambda m, i: seen_dp.append(i[0].detach().clone()))
+    t.central.network.register_forward_pre_hook(lambda m, i: seen_central.append(i[0].detach().clone()))
     t.train_step()
-    assert seen_dp and all(any(torch.equal(s, f) for f in made) for s in seen_dp)
+    assert seen_central and all(any(torch.equal(s, f) for f in made) for s in seen_central)
     b = t.config.train.batch_size
     for s in seen_d:  # D step: [real, fake] (2B rows); G step: fake (B rows)
         fakes = s[:, b:] if s.shape[1] == 2 * b else s

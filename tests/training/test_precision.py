@@ -23,7 +23,7 @@ def test_bf16_generator_step_uses_the_updated_discriminator():
     # a large learning rate so that D_i's update shows at bf16 resolution
     cfg = tiny_config('train.precision="bf16"', "optim.lr=0.05")
     t = PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
-    owner, dp = t.owners[0], t.central.network
+    owner, central = t.owners[0], t.central.network
     d_before = copy.deepcopy(owner.discriminator)
     fake, _ = discriminator_step(owner, t.rows[0], batch=16, smoothing=0.95, precision="bf16")
     state = owner.rng.get_state()
@@ -35,12 +35,12 @@ def test_bf16_generator_step_uses_the_updated_discriminator():
         )
         with torch.no_grad(), autocast(CPU, "bf16"):
             adv = generator_adversarial_loss(discriminator(fake))
-            return float(adv + owner_cross_entropy(dp(fake), targets))
+            return float(adv + owner_cross_entropy(central(fake), targets))
 
     fresh, stale = loss_with(owner.discriminator), loss_with(d_before)
     owner.rng.set_state(state)
     loss = privgan_generator_step(
-        owner, fake, network=dp, owners=2, privacy_weight=1.0, precision="bf16"
+        owner, fake, network=central, owners=2, privacy_weight=1.0, precision="bf16"
     )
     assert abs(fresh - stale) > 0.01, "the test needs an update visible in bf16"
     assert float(loss) == pytest.approx(fresh, abs=1e-3)

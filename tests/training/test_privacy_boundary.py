@@ -1,4 +1,4 @@
-"""DP never sees a real row unless DP pre-training is switched on."""
+"""D_central never sees a real row unless D_central pre-training is switched on."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _instrument(network: torch.nn.Module) -> list[torch.Tensor]:
 
 
 def _real_rows_seen(seen: list[torch.Tensor], rows) -> int:
-    """How many rows DP received are exactly one of the owners' real rows."""
+    """How many rows D_central received are exactly one of the owners' real rows."""
     real = torch.cat([r.x[c, : int(r.counts[c])] for r in rows for c in range(r.x.shape[0])])
     hits = 0
     for batch in seen:
@@ -26,18 +26,18 @@ def _real_rows_seen(seen: list[torch.Tensor], rows) -> int:
     return hits
 
 
-def test_dp_sees_only_fakes_by_default():
+def test_central_sees_only_fakes_by_default():
     rows = tiny_rows()
     t = PrivGANTrainer(config=tiny_config(), rows=rows, device=CPU)
     seen = _instrument(t.central.network)
     fit(t, epochs=3)
-    assert len(seen) > 0, "DP was never called: the instrument would prove nothing"
+    assert len(seen) > 0, "D_central was never called: the instrument would prove nothing"
     assert _real_rows_seen(seen, rows) == 0
 
 
 def test_instrument_detects_real_rows_when_pretraining_is_on():
     rows = tiny_rows()
-    t = PrivGANTrainer(config=tiny_config("train.dp_pretrain_epochs=1"), rows=rows, device=CPU)
+    t = PrivGANTrainer(config=tiny_config("train.central_pretrain_epochs=1"), rows=rows, device=CPU)
     seen = _instrument(t.central.network)
     fit(t, epochs=1)
     assert _real_rows_seen(seen, rows) > 0

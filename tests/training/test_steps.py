@@ -22,7 +22,7 @@ def _all_snapshots(trainer):
         snaps[f"g{o.index}"] = (o.generator, snapshot(o.generator))
         snaps[f"d{o.index}"] = (o.discriminator, snapshot(o.discriminator))
     if hasattr(trainer, "central"):
-        snaps["dp"] = (trainer.central.network, snapshot(trainer.central.network))
+        snaps["central"] = (trainer.central.network, snapshot(trainer.central.network))
     return snaps
 
 
@@ -34,7 +34,7 @@ def test_privgan_step_updates_every_network(owners):
     )
     snaps = _all_snapshots(t)
     losses = t.train_step()
-    assert set(losses) == {f"d_{j}" for j in range(owners)} | {f"g_{j}" for j in range(owners)} | {"dp"}
+    assert set(losses) == {f"d_{j}" for j in range(owners)} | {f"g_{j}" for j in range(owners)} | {"central"}
     assert all(torch.isfinite(v) for v in losses.values())
     for name, (module, before) in snaps.items():
         assert changed(module, before), f"{name} did not change"
@@ -57,7 +57,7 @@ def test_substeps_touch_only_their_network(owners):
     central_gradient_share(t.central.network, fake, owner=1, owners=owners)
     t.central.optimizer.step()
     for name, (module, before) in snaps.items():
-        assert (changed if name == "dp" else unchanged)(module, before), name
+        assert (changed if name == "central" else unchanged)(module, before), name
 
     snaps = _all_snapshots(t)
     privgan_generator_step(owner, fake, network=t.central.network, owners=owners, privacy_weight=1.0)
@@ -72,11 +72,11 @@ def test_substeps_touch_only_their_network(owners):
     assert all(p.grad is None for p in owner.discriminator.parameters())
 
 
-def test_dp_delay_freezes_dp():
-    t = PrivGANTrainer(config=tiny_config("train.dp_delay=1"), rows=tiny_rows(), device=CPU)
+def test_central_delay_freezes_the_central_discriminator():
+    t = PrivGANTrainer(config=tiny_config("train.central_delay=1"), rows=tiny_rows(), device=CPU)
     before = snapshot(t.central.network)
     losses = t.train_step()
-    assert "dp" not in losses and unchanged(t.central.network, before)
+    assert "central" not in losses and unchanged(t.central.network, before)
     t.epoch = 1
     t.train_step()
     assert changed(t.central.network, before)

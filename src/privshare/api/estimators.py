@@ -208,7 +208,7 @@ class _SyntheticModel:
 
 
 class PrivGAN(_SyntheticModel):
-    """privGAN across data owners: per-class G_j, D_j for every owner and a central DP.
+    """privGAN across data owners: per-class G_j, D_j for every owner and the central discriminator D_central.
 
     Parameters
     ----------

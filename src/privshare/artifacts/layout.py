@@ -4,11 +4,11 @@
 
     RUN/
       config.toml                 resolved configuration
-      run.json                    manifest: versions, seeds, status, sizes, timings, DP budget
+      run.json                    manifest: versions, seeds, status, sizes, timings, DP-GAN privacy budget
       partition.npz               owners' row indices and the non-member pool
       data.npz                    the rows themselves, for runs fitted on arrays (Python API)
       history.json                per-epoch losses of every trainer
-      central/privgan_dp.pt       central discriminator DP (the only shared model)
+      central/privgan_central.pt  central discriminator D_central (the only shared model)
       owner_<j>/privgan_model.pt  G_j and D_j of privGAN (stay with owner j)
       owner_<j>/gan_model.pt      owner j's local GAN
       owner_<j>/dpgan_model.pt    owner j's local GAN with a DP-SGD discriminator
@@ -93,7 +93,7 @@ class RunLayout:
 
     @property
     def central_model(self) -> Path:
-        return self.root / "central" / "privgan_dp.pt"
+        return self.root / "central" / "privgan_central.pt"
 
     def owner_dir(self, owner: int) -> Path:
         return self.root / f"owner_{owner}"

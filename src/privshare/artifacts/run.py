@@ -146,7 +146,7 @@ class Run:
         return torch.sigmoid(torch.from_numpy(logits[:, 0])).numpy()
 
     def central_probabilities(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """DP's softmax over owners for each row: (n, N)."""
+        """D_central's softmax over owners for each row: (n, N)."""
         logits = _per_class_forward(self.central_discriminator(), x, self.class_index(y))
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 

@@ -2,7 +2,7 @@
 
 Scorers share one signature, ``scorer(run, owner=j, x=x, y=y, **options)``
 (see :mod:`privshare.attacks.registry`); ``logan`` (white-box, on the
-discriminators), ``dp_attribution`` (the central discriminator) and
+discriminators), ``central_attribution`` (the central discriminator) and
 ``monte_carlo`` (black-box, generated samples only) are built in.
 """
 
@@ -20,7 +20,7 @@ from privshare.attacks.metrics import (
 from privshare.attacks.pools import AttackPool, draw_pools
 from privshare.attacks.registry import available_attacks, get_attack, register_attack, score
 from privshare.attacks.suite import PLAN, PrivacyResult, privacy_evaluation
-from privshare.attacks.whitebox import dp_attribution_scores, logan_scores
+from privshare.attacks.whitebox import central_attribution_scores, logan_scores
 
 __all__ = [
     "PLAN",
@@ -32,7 +32,7 @@ __all__ = [
     "attack_metrics",
     "available_attacks",
     "clopper_pearson",
-    "dp_attribution_scores",
+    "central_attribution_scores",
     "draw_pools",
     "get_attack",
     "logan_scores",

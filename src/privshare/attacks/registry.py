@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from privshare.config.renamed import renamed_message
+
 Scorer = Callable[..., np.ndarray]
 _ATTACKS: dict[str, Scorer] = {}
 
@@ -32,7 +34,8 @@ def get_attack(name: str) -> Scorer:
     """The scorer registered as ``name``."""
     _load_builtin()
     if name not in _ATTACKS:
-        raise KeyError(f"unknown attack {name!r}; registered: {sorted(_ATTACKS)}")
+        raise KeyError(renamed_message(name, what="attack")
+                       or f"unknown attack {name!r}; registered: {sorted(_ATTACKS)}")
     return _ATTACKS[name]
 
 

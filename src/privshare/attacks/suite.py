@@ -25,13 +25,13 @@ from privshare.evaluation.config import EvalConfig
 
 log = logging.getLogger(__name__)
 
-# source -> (scorer, method, options). The negatives of privgan_dp are the other owners' rows.
+# source -> (scorer, method, options). The negatives of privgan_central are the other owners' rows.
 PLAN: dict[str, tuple[str, str, dict]] = {
     "gan": ("logan", "gan", {"method": "gan", "aggregate": "max"}),
     "privgan_max": ("logan", "privgan", {"method": "privgan", "aggregate": "max"}),
     "privgan_mean": ("logan", "privgan", {"method": "privgan", "aggregate": "mean"}),
     "privgan_d": ("logan", "privgan", {"method": "privgan", "aggregate": "own"}),
-    "privgan_dp": ("dp_attribution", "privgan", {}),
+    "privgan_central": ("central_attribution", "privgan", {}),
     "mc_gan": ("monte_carlo", "gan", {"method": "gan", "statistic": "eps_ball"}),
     "mc_privgan": ("monte_carlo", "privgan", {"method": "privgan", "statistic": "eps_ball"}),
     "nn_gan": ("monte_carlo", "gan", {"method": "gan", "statistic": "nearest"}),
@@ -92,7 +92,7 @@ def _attack_owner(run: Run, source: str, *, owner: int, pools: list[AttackPool],
     groups = ("members", "nonmembers") if scorer == "monte_carlo" else GROUPS
     idx, cpos, grp = _pool_rows(pools, groups)
     s = score(scorer, run, owner=owner, x=x_train[idx], y=labels[idx], **fixed, **options)
-    negative = GROUPS.index("other" if scorer == "dp_attribution" else "nonmembers")
+    negative = GROUPS.index("other" if scorer == "central_attribution" else "nonmembers")
     kw = dict(fpr_levels=config.fpr_levels, confidence=config.confidence, bins=config.bins)
     for k, p in enumerate(pools):
         here = cpos == k

@@ -7,8 +7,8 @@
   check) over the owners that hold the row's class (an owner without rows
   of a class has an untrained D_i of it); ``own`` uses only the attacked
   owner's D_j.
-- ``dp_attribution``: can the shared central discriminator DP tell which
-  owner a real row came from? Score = DP's softmax probability of owner j.
+- ``central_attribution``: can the shared central discriminator D_central tell which
+  owner a real row came from? Score = D_central's softmax probability of owner j.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def logan_scores(
     return per_d.mean(axis=0) if aggregate == "mean" else per_d.max(axis=0)
 
 
-@register_attack("dp_attribution")
-def dp_attribution_scores(run: Run, *, owner: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """DP's probability that each row came from ``owner``; (n,) in [0, 1]."""
+@register_attack("central_attribution")
+def central_attribution_scores(run: Run, *, owner: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """D_central's probability that each row came from ``owner``; (n,) in [0, 1]."""
     if "privgan" not in run.methods:
         raise ValueError(f"{run.root} has no privGAN models, so no central discriminator")
     return run.central_probabilities(x, y)[:, owner]

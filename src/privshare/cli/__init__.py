@@ -49,7 +49,7 @@ app.command("report")(sweep.report_command)
 app.command("evaluate")(run.evaluate)
 
 federated_app = typer.Typer(
-    help="Federated privGAN on Flower: one node per owner, only DP's updates cross.",
+    help="Federated privGAN on Flower: one node per owner, only the central discriminator's updates cross.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

@@ -103,7 +103,7 @@ def report_command(
     out_dir: Annotated[Optional[Path], typer.Option(help="Where to write (default: PATH/report).")] = None,
     metric: Annotated[Optional[list[str]], typer.Option(
         help="A sweep with axes: draw this source:metric against each axis (repeatable; "
-             "e.g. privgan_dp:auc; default: utility and attack AUCs).")] = None,
+             "e.g. privgan_central:auc; default: utility and attack AUCs).")] = None,
 ) -> None:
     """Draw the figures and write a self-contained report.html from stored results only."""
     from privshare.reports import build_report

@@ -17,6 +17,7 @@ from typing import Any
 import tomli_w
 
 from privshare.config import shares
+from privshare.config.renamed import renamed_message
 from privshare.config.schema import (ACCOUNTANTS, AUGMENTATIONS, GENERATOR_NORMS, MODEL_KINDS,
                                      PRECISIONS, RunConfig)
 
@@ -63,11 +64,15 @@ def build_settings(cls: type, data: dict[str, Any], *, prefix: str = "",
     field's type hint (lists become tuples, nested dataclasses come from tables).
 
     The one type check of every settings class (run, evaluation); unknown keys
-    raise :class:`ConfigError` naming ``what`` and the allowed keys. Range checks
-    stay with each class's validator.
+    raise :class:`ConfigError` naming ``what`` and the allowed keys (a renamed key,
+    :mod:`privshare.config.renamed`, its name now). Range checks stay with each
+    class's validator.
     """
     types = _field_types(cls)
     unknown = sorted(set(data) - set(types))
+    for key in unknown:
+        if renamed := renamed_message(prefix + key, what=f"{what} key"):
+            raise ConfigError(renamed)
     if unknown:
         where = prefix.rstrip(".") or "top level"
         raise ConfigError(
@@ -313,10 +318,10 @@ def validate(config: RunConfig) -> None:
     _check(config.export.grid_columns >= 1,
            f"export.grid_columns={config.export.grid_columns} must be >= 1 (images per class "
            "row of the PNG grid), e.g. 10")
-    _check("privgan" not in config.train.methods or t.dp_delay < t.epochs_privgan,
-           f"train.dp_delay={t.dp_delay} >= train.epochs_privgan={t.epochs_privgan}: DP would "
-           "never train and privGAN's privacy term would come from an untrained DP; set "
-           "train.dp_delay below train.epochs_privgan (paper: 0)")
+    _check("privgan" not in config.train.methods or t.central_delay < t.epochs_privgan,
+           f"train.central_delay={t.central_delay} >= train.epochs_privgan={t.epochs_privgan}: "
+           "the central discriminator would never train and privGAN's privacy term would come "
+           "from an untrained one; set train.central_delay below train.epochs_privgan (paper: 0)")
     dev = t.device
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            f"train.device={dev!r}: auto, cpu, cuda or cuda:N")
@@ -337,7 +342,7 @@ def validate(config: RunConfig) -> None:
         spe in ("largest", "smallest") or (spe.isdigit() and int(spe) > 0),
         f"train.steps_per_epoch={spe!r}: use 'largest', 'smallest' or a positive integer",
     )
-    for name in ("dp_delay", "dp_pretrain_epochs", "checkpoint_every"):
+    for name in ("central_delay", "central_pretrain_epochs", "checkpoint_every"):
         _check(getattr(t, name) >= 0, f"train.{name}={getattr(t, name)} must be >= 0")
     for name in ("smoothing_privgan", "smoothing_gan"):
         _check(0 < getattr(t, name) <= 1, f"train.{name}={getattr(t, name)} must be in (0, 1]")

@@ -50,14 +50,14 @@ class ModelConfig:
     kind: str = "mlp"  # mlp (the reference) | conv (stride-2 convolutions; square images)
     latent_dim: int = 100  # size of z ~ N(0, I)
     generator_widths: tuple[int, ...] = (512, 512, 1024)  # hidden layers of G
-    discriminator_widths: tuple[int, ...] = (2048, 512, 256)  # hidden layers of D_i and DP
+    discriminator_widths: tuple[int, ...] = (2048, 512, 256)  # hidden layers of D_i and D_central
     leaky_slope: float = 0.2  # LeakyReLU negative slope
     first_layer_std: float = 0.02  # N(0, std) init of each MLP's first layer and of every convolution
     conv_channels: tuple[int, ...] = (32, 64)  # conv: D's channels per stride-2 layer (G mirrors them)
     generator_norm: str = "none"  # conv G: none | batch (DCGAN's batch normalisation after each hidden layer)
-    spectral_norm: bool = False  # spectral normalisation of every layer of each local D_i (mlp only; not DP)
+    spectral_norm: bool = False  # spectral normalisation of every layer of each local D_i (mlp only; not D_central)
     minibatch_std: int = 0  # D_i (mlp): group size of the minibatch-std logit term against mode collapse (0 = off)
-    d_dropout: float = 0.0  # D_i (mlp): dropout rate after each hidden layer while training, in [0, 1) (not DP)
+    d_dropout: float = 0.0  # D_i (mlp): dropout rate after each hidden layer while training, in [0, 1) (not D_central)
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,9 @@ class TrainConfig:
     epochs_gan: int = 250  # paper: 250
     batch_size: int = 256  # rows drawn per owner and class per step (with replacement)
     steps_per_epoch: str = "largest"  # largest | smallest | <int>: see README "Unequal subsets"
-    privacy_weight: float = 1.0  # lambda: weight of DP's cross-entropy in each G_i's loss
-    dp_delay: int = 0  # epochs before DP starts training (paper: 0; privGAN code: 100)
-    dp_pretrain_epochs: int = 0  # >0 pre-trains DP on REAL rows (original privGAN only)
+    privacy_weight: float = 1.0  # lambda: weight of D_central's cross-entropy in each G_i's loss
+    central_delay: int = 0  # epochs before D_central starts training (paper: 0; privGAN code: 100)
+    central_pretrain_epochs: int = 0  # >0 pre-trains D_central on REAL rows (original privGAN only)
     noise: str = "per_owner"  # per_owner (federation-ready) | shared (one z for all G_i)
     smoothing_privgan: float = 0.95  # one-sided label smoothing of D_i's real target
     smoothing_gan: float = 0.9  # same for the plain GAN

@@ -93,7 +93,7 @@ def holder_problem(held: Sequence[Sequence[bool]], *, classes: Sequence[int] | N
     ``privgan``, every class held by at least 2 owners.
 
     ``held``: owners x classes, True where the owner has rows of the class.
-    privGAN's DP learns which owner made a fake of class c; with one holder
+    privGAN's D_central learns which owner made a fake of class c; with one holder
     there is nothing to tell apart, G_i's privacy term for c vanishes and the
     class's rows would leave privGAN with no protection from it.
     """
@@ -105,8 +105,9 @@ def holder_problem(held: Sequence[Sequence[bool]], *, classes: Sequence[int] | N
                     "model can learn it; give it a positive share or drop it from data.classes")
         if privgan and len(holders) == 1:
             return (f"{key}: only owner {holders[0]} holds {_label(classes, c)} (column {c}); "
-                    "privGAN's DP cannot tell owners apart on a class one owner holds, so its "
-                    "privacy term would vanish for it: give a second owner a positive share, "
+                    "privGAN's central discriminator cannot tell owners apart on a class one "
+                    "owner holds, so its privacy term would vanish for it: give a second owner "
+                    "a positive share, "
                     "drop the class (data.classes) or train train.methods=['gan'] only")
     for i, r in enumerate(rows):
         if not any(r):

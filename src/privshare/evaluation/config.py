@@ -25,6 +25,7 @@ from typing import Any
 
 from privshare.config import ConfigError, parse_override
 from privshare.config.loading import build_settings, check_finite
+from privshare.config.renamed import renamed_message
 from privshare.config.schema import PRECISIONS
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
@@ -34,7 +35,7 @@ PROTOCOLS = ("converged", "paper")
 NETWORK_NAMES = ("small", "reference")
 NONMEMBER_SPLITS = ("train", "test")
 ATTACK_SOURCES = (
-    "gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_dp",
+    "gan", "privgan_max", "privgan_mean", "privgan_d", "privgan_central",
     "mc_gan", "mc_privgan", "nn_gan", "nn_privgan", "dpgan", "mc_dpgan", "nn_dpgan",
 )
 
@@ -112,6 +113,9 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
     bad = sorted(set(c.paper_sources) - set(UTILITY_SOURCES))
     _check(not bad, f"paper_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
     bad = sorted(set(c.attacks) - set(ATTACK_SOURCES))
+    for name in bad:
+        if renamed := renamed_message(name, what="attack source"):
+            raise ConfigError(f"attacks: {renamed}")
     _check(not bad, f"attacks: unknown {bad}; choose from {list(ATTACK_SOURCES)}")
     for name in ("samples", "epochs", "batch_size", "fit_batch_size", "patience", "max_steps",
                  "feature_epochs", "neighbours", "members",

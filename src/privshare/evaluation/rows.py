@@ -33,7 +33,7 @@ BASE_RATE = "base_rate"
 AUC = "auc"
 ADVANTAGE = "advantage"  # max |TPR - FPR|
 TV_DISTANCE = "tv_distance"
-MEMBERS = "members"  # pool counts (for privgan_dp, "nonmembers" are the other owners' rows)
+MEMBERS = "members"  # pool counts (for privgan_central, "nonmembers" are the other owners' rows)
 NONMEMBERS = "nonmembers"
 
 # sub-streams of derive_seed(run seed, STAGE_EVALUATION, eval seed, PART, ...)

@@ -33,6 +33,7 @@ from typing import Any
 
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict
 from privshare.config.loading import flatten_keys
+from privshare.config.renamed import renamed_message
 
 Axes = tuple[tuple[str, tuple[Any, ...]], ...]  # (key, values) pairs, sorted by key
 
@@ -61,6 +62,8 @@ def _leaf(data: dict[str, Any], key: str, where: str) -> tuple[dict[str, Any], s
     if isinstance(node.get(name), dict):
         raise ConfigError(f"{where}: axes key {key!r} names a config section, not a key; write "
                           f"{key}.<key> with one of: {', '.join(sorted(node[name]))}")
+    if name not in node and (renamed := renamed_message(key, what="axes key")):
+        raise ConfigError(f"{where}: {renamed}")
     if name not in node:
         section = ".".join(sections) or "the top level"
         allowed = sorted(k for k, v in node.items() if not isinstance(v, dict))

@@ -1,8 +1,8 @@
-"""Federated privGAN on Flower: one node per owner; only DP's updates cross.
+"""Federated privGAN on Flower: one node per owner; only D_central's updates cross.
 
 - :mod:`.owner` (plain PyTorch): an owner's round, calling the one-process
   step functions of :mod:`privshare.training.steps`.
-- :mod:`.server`: DP, its Adam, the rounds, timeouts and reply checks.
+- :mod:`.server`: D_central, its Adam, the rounds, timeouts and reply checks.
 - :mod:`.client_app` / :mod:`.server_app`: the Flower apps (translation only).
 - :mod:`.harness`: an in-process Grid that records every message on the wire;
   :mod:`.audit` checks such a record.

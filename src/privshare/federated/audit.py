@@ -1,12 +1,12 @@
-"""Audit of a recorded wire: only DP-shaped arrays, settings and scalars crossed.
+"""Audit of a recorded wire: only D_central-shaped arrays, settings and scalars crossed.
 
 :func:`audit_wire` reads every message of a :class:`~.harness.Wire` (both
 directions) and lists each problem it finds:
 
-- a record that is not in the message layout of :mod:`.records` (DP's
+- a record that is not in the message layout of :mod:`.records` (D_central's
   weights or gradients, the setup and round settings, the owner's
   description, scalar metrics), or a settings key outside that layout;
-- an array that is not one of DP's parameters (name and shape), or whose
+- an array that is not one of D_central's parameters (name and shape), or whose
   shape belongs only to G_i or D_i;
 - an array equal (to tolerance) to a private tensor handed in (G_i, D_i);
 - a metric that is not a scalar, or a config list as long as an image row;
@@ -16,8 +16,8 @@ directions) and lists each problem it finds:
   the first-layer gradient of a single real row would be); and the raw
   bytes of every real row (uint8 and float32) searched in every payload.
 
-DP and D_i share their hidden-layer shapes, so a shape alone cannot tell a
-DP array from a D_i array: pass the owners' tensors as ``private`` to check
+D_central and D_i share their hidden-layer shapes, so a shape alone cannot tell a
+D_central array from a D_i array: pass the owners' tensors as ``private`` to check
 values too.
 """
 
@@ -31,10 +31,10 @@ from flwr.app import ArrayRecord, ConfigRecord, MetricRecord
 from privshare.federated import records as rec
 from privshare.federated.harness import Wire, WireMessage
 
-# record name -> (record type, allowed keys; None: DP's parameter names / any scalar metric)
+# record name -> (record type, allowed keys; None: D_central's parameter names / any scalar metric)
 LAYOUT: dict[str, tuple[type, frozenset[str] | None]] = {
-    rec.DP: (ArrayRecord, None),
-    rec.DP_GRAD: (ArrayRecord, None),
+    rec.CENTRAL: (ArrayRecord, None),
+    rec.CENTRAL_GRAD: (ArrayRecord, None),
     rec.METRICS: (MetricRecord, None),
     rec.SETUP_RECORD: (ConfigRecord, frozenset({"protocol", "owners"})),
     rec.OWNER: (ConfigRecord, frozenset({"owner", "name", "classes", "counts", "image_shape",
@@ -107,7 +107,7 @@ class _RowFinder:
 def audit_wire(
     wire: Wire,
     *,
-    dp_shapes: dict[str, tuple[int, ...]],
+    central_shapes: dict[str, tuple[int, ...]],
     private_shapes: set[tuple[int, ...]],
     real_rows: np.ndarray,
     private: list[np.ndarray] = (),
@@ -118,20 +118,20 @@ def audit_wire(
 
     Parameters
     ----------
-    dp_shapes : DP's parameter name -> shape.
+    central_shapes : D_central's parameter name -> shape.
     private_shapes : shapes of every G_i and D_i parameter.
     real_rows : uint8 (n, H, W) or (n, D), every owner's training rows.
     private : owners' private tensors (G_i, D_i parameters) that must not cross;
-        constant ones (zero-initialised biases, equal to DP's) are skipped.
+        constant ones (zero-initialised biases, equal to D_central's) are skipped.
     """
     finder = _RowFinder(real_rows, tolerance=row_tolerance, max_correlation=max_correlation)
     private = [p for p in private if np.ptp(p) > 0]  # a constant (e.g. zero-init bias) tells nothing
-    only_private = {s for s in private_shapes if s not in set(dp_shapes.values())}
+    only_private = {s for s in private_shapes if s not in set(central_shapes.values())}
     problems: list[str] = []
     arrays = 0
     for i, m in enumerate(wire.messages):
         where = f"message {i} ({m.direction}, {m.message_type}, node {m.node_id}, {m.group_id})"
-        found = _check_message(m, dp_shapes=dp_shapes, only_private=only_private,
+        found = _check_message(m, central_shapes=central_shapes, only_private=only_private,
                                private=private, finder=finder)
         arrays += found[0]
         problems += [f"{where}: {p}" for p in found[1]]
@@ -143,7 +143,7 @@ def audit_wire(
                        problems=tuple(problems))
 
 
-def _check_message(m: WireMessage, *, dp_shapes, only_private, private, finder) -> tuple[int, list[str]]:
+def _check_message(m: WireMessage, *, central_shapes, only_private, private, finder) -> tuple[int, list[str]]:
     problems: list[str] = []
     arrays = 0
     if not m.message.has_content():
@@ -161,8 +161,8 @@ def _check_message(m: WireMessage, *, dp_shapes, only_private, private, finder) 
                 arr = value.numpy()
                 if tuple(arr.shape) in only_private:
                     problems.append(f"{rname}/{key}: shape {arr.shape} belongs to G_i or D_i")
-                if dp_shapes.get(key) != tuple(arr.shape):
-                    problems.append(f"{rname}/{key}: {arr.shape} is not a DP parameter")
+                if central_shapes.get(key) != tuple(arr.shape):
+                    problems.append(f"{rname}/{key}: {arr.shape} is not a central-discriminator parameter")
                 for p in private:
                     if p.shape == arr.shape and np.allclose(p, arr, rtol=1e-5, atol=1e-7):
                         problems.append(f"{rname}/{key}: equals a private G_i/D_i tensor")

@@ -122,11 +122,11 @@ def train(message: Message, context: Context) -> Message:
     order = rec.RoundOrder.from_record(message.content.config_records[rec.ROUND])
 
     def run(session: OwnerSession):
-        weights = rec.tensors(message.content.array_records[rec.DP], device=session.device)
+        weights = rec.tensors(message.content.array_records[rec.CENTRAL], device=session.device)
         return session.train_round(weights, order)
 
     grads, metrics = _traced(message, context, run)
-    content = RecordDict({rec.DP_GRAD: rec.weights_record(grads),
+    content = RecordDict({rec.CENTRAL_GRAD: rec.weights_record(grads),
                           rec.METRICS: rec.scalar_metrics(metrics)})
     return Message(content, reply_to=message)
 
@@ -136,7 +136,7 @@ def finish(message: Message, context: Context) -> Message:
     order = rec.RoundOrder.from_record(message.content.config_records[rec.ROUND])
 
     def run(session: OwnerSession):
-        weights = rec.tensors(message.content.array_records[rec.DP], device=session.device)
+        weights = rec.tensors(message.content.array_records[rec.CENTRAL], device=session.device)
         return session.finish(weights, order)
 
     metrics = _traced(message, context, run)

@@ -9,17 +9,17 @@ is answered from the saved reply instead of being trained twice. Its state
 is built by :mod:`privshare.training.privgan_setup` and its export written by
 :func:`privshare.artifacts.export.export_owner`, as in a one-process run.
 
-One round with K local steps, given DP's current weights W (the server's)::
+One round with K local steps, given D_central's current weights W (the server's)::
 
     for k in range(K):
         if a fake from the previous step is pending:   # G step of that step
-            privgan_generator_step(G_j(z_prev), DP=W)
+            privgan_generator_step(G_j(z_prev), D_central=W)
         z = noise(); D_j step on [real, G_j(z)]        # discriminator_step
-        DP.grad += share of DP's loss on G_j(z)         # central_gradient_share
-    reply mean DP.grad over the K steps
+        D_central.grad += share of its loss on G_j(z)  # central_gradient_share
+    reply mean D_central.grad over the K steps
 
-With K = 1 this is the one-process step split at the DP update: the G step
-of step s runs at the start of round s + 1 with the DP the server just
+With K = 1 this is the one-process step split at the D_central update: the G step
+of step s runs at the start of round s + 1 with the D_central the server just
 updated, exactly as in ``PrivGANTrainer.train_step``. ``finish`` takes the
 last pending G step. z is kept (on the owner's disk) instead of the fake:
 G_j is unchanged between the two halves, so G_j(z) is recomputed exactly.
@@ -64,7 +64,7 @@ KIND = "federated_owner"
 
 
 class OwnerSession:
-    """Owner j's private GAN, real rows, local DP copy and round bookkeeping.
+    """Owner j's private GAN, real rows, local D_central copy and round bookkeeping.
 
     Parameters
     ----------
@@ -73,7 +73,7 @@ class OwnerSession:
     node : OwnerNodeConfig
         This owner's index, data file and folder.
     owners : int
-        N, the number of owners (DP's output size).
+        N, the number of owners (D_central's output size).
     """
 
     def __init__(self, *, config: RunConfig, node: OwnerNodeConfig, owners: int) -> None:
@@ -89,7 +89,7 @@ class OwnerSession:
         n_classes, _, data_dim = self.rows.x.shape
         self.state = build_owner_state(config, owner=node.owner, rows=self.rows,
                                        device=self.device, seed=self.seed)
-        self.central = build_central_state(  # DP's weights come from the server every round
+        self.central = build_central_state(  # D_central's weights come from the server every round
             config, classes=n_classes, data_dim=data_dim, owners=owners, device=self.device,
         ).network
         if config.train.tune_allocator:
@@ -113,12 +113,12 @@ class OwnerSession:
         }
 
     def train_round(
-        self, dp_weights: dict[str, torch.Tensor], order: RoundOrder
+        self, central_weights: dict[str, torch.Tensor], order: RoundOrder
     ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        """Run one round; return (mean DP gradient over the round, scalar metrics)."""
+        """Run one round; return (mean D_central gradient over the round, scalar metrics)."""
         if (cached := self._cached(order.round, finish=False)) is not None:
             return cached["grads"], cached["metrics"]
-        self.central.load_state_dict(dp_weights)
+        self.central.load_state_dict(central_weights)
         self.central.zero_grad(set_to_none=True)
         t, c = self.config.train, self.rows.x.shape[0]
         g_losses, d_losses, shares = [], [], []
@@ -131,7 +131,7 @@ class OwnerSession:
                 z=z, keep_graph=False, precision=t.precision,
             )
             d_losses.append(d_loss)
-            if order.first_step + k >= order.dp_from_step:
+            if order.first_step + k >= order.central_from_step:
                 shares.append(central_gradient_share(
                     self.central, fake, owner=self.node.owner, owners=self.owners,
                     precision=t.precision))
@@ -141,9 +141,9 @@ class OwnerSession:
             for name, p in self.central.named_parameters()
         }
         metrics = {
-            "round": float(order.round), "steps": float(order.steps), "dp_steps": float(len(shares)),
+            "round": float(order.round), "steps": float(order.steps), "central_steps": float(len(shares)),
             "d": float(torch.stack(d_losses).mean()) / c,
-            "dp_share": float(torch.stack(shares).mean()) / c if shares else 0.0,
+            "central_share": float(torch.stack(shares).mean()) / c if shares else 0.0,
         }
         if g_losses:
             metrics["g"] = float(torch.stack(g_losses).mean()) / c
@@ -152,11 +152,11 @@ class OwnerSession:
         trace.event("owner_saved", owner=self.node.owner, round=order.round)
         return grads, metrics
 
-    def finish(self, dp_weights: dict[str, torch.Tensor], order: RoundOrder) -> dict[str, float]:
+    def finish(self, central_weights: dict[str, torch.Tensor], order: RoundOrder) -> dict[str, float]:
         """Take the last pending G step, save G_j and D_j, export synthetic data here."""
         if (cached := self._cached(order.round, finish=True)) is not None:
             return cached["metrics"]
-        self.central.load_state_dict(dp_weights)
+        self.central.load_state_dict(central_weights)
         metrics = {"round": float(order.round)}
         if self.pending_z is not None:
             metrics["g"] = float(self._generator_step()) / self.rows.x.shape[0]

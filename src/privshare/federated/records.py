@@ -1,6 +1,7 @@
 """What crosses the wire, as Flower records, and the checks on every reply.
 
-Message layout (protocol 1):
+Message layout (protocol 2; protocol 1 named the central discriminator's records
+``dp`` and ``dp_grad``):
 
 =====================  ===========================================  ==========================
 message type           server -> owner                              owner -> server
@@ -8,12 +9,13 @@ message type           server -> owner                              owner -> ser
 ``query.setup``        ConfigRecord ``setup`` (protocol, owners)    ConfigRecord ``owner``
                                                                     (index, name, classes,
                                                                     counts, image shape)
-``train``              ArrayRecord ``dp`` (DP weights),            ArrayRecord ``dp_grad``,
+``train``              ArrayRecord ``central`` (its weights),      ArrayRecord ``central_grad``,
                        ConfigRecord ``round``                       MetricRecord ``metrics``
-``train.finish``       ArrayRecord ``dp``, ConfigRecord ``round``   MetricRecord ``metrics``
+``train.finish``       ArrayRecord ``central``, ConfigRecord        MetricRecord ``metrics``
+                       ``round``
 =====================  ===========================================  ==========================
 
-Only DP-shaped arrays ever cross; the owner's G_j, D_j and rows do not.
+Only arrays shaped as D_central's (the central discriminator) ever cross; the owner's G_j, D_j and rows do not.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ TRAIN = "train"
 FINISH = "train.finish"
 
 SETUP_RECORD = "setup"
-DP = "dp"
-DP_GRAD = "dp_grad"
+CENTRAL = "central"
+CENTRAL_GRAD = "central_grad"
 ROUND = "round"
 METRICS = "metrics"
 OWNER = "owner"
@@ -48,7 +50,7 @@ class RoundOrder:
     round: int  # 0-based round index
     first_step: int  # global index of the round's first privGAN step
     steps: int  # K: local steps this round (the last round may have fewer)
-    dp_from_step: int  # steps before this index do not train DP (train.dp_delay)
+    central_from_step: int  # steps before this index do not train D_central (train.central_delay)
     steps_per_epoch: int  # to turn step indices into epochs in the owners' logs
 
     def to_record(self) -> ConfigRecord:
@@ -60,7 +62,7 @@ class RoundOrder:
 
 
 def weights_record(state_dict: dict[str, torch.Tensor]) -> ArrayRecord:
-    """DP's weights (or gradients) as an ArrayRecord, on the CPU."""
+    """D_central's weights (or gradients) as an ArrayRecord, on the CPU."""
     return ArrayRecord({k: _array(v) for k, v in state_dict.items()})
 
 
@@ -86,31 +88,33 @@ def check_gradients(
     max_norm: float,
     round_index: int,
 ) -> dict[str, torch.Tensor]:
-    """Validate an owner's ``train`` reply; return its DP gradients as tensors.
+    """Validate an owner's ``train`` reply; return its D_central gradients as tensors.
 
     Rejected (with :class:`ReplyRejected` naming the reason): an error reply,
     missing records, another round's reply, keys or shapes or dtypes other than
-    DP's, any NaN/Inf, or a total L2 norm above ``max_norm``.
+    D_central's, any NaN/Inf, or a total L2 norm above ``max_norm``.
     """
     if message.has_error():
         raise ReplyRejected(f"the owner reported an error: {message.error.reason}")
     content = message.content
-    if DP_GRAD not in content.array_records or METRICS not in content.metric_records:
-        raise ReplyRejected(f"reply lacks {DP_GRAD!r} arrays or {METRICS!r} metrics")
+    if CENTRAL_GRAD not in content.array_records or METRICS not in content.metric_records:
+        raise ReplyRejected(f"reply lacks {CENTRAL_GRAD!r} arrays or {METRICS!r} metrics")
     metrics = content.metric_records[METRICS]
     if int(metrics.get("round", -1)) != round_index:
         raise ReplyRejected(f"reply is for round {metrics.get('round')}, not {round_index}")
-    record = content.array_records[DP_GRAD]
+    record = content.array_records[CENTRAL_GRAD]
     if set(record) != set(expected):
         raise ReplyRejected(
-            f"arrays {sorted(record)} are not DP's parameters {sorted(expected)}"
+            f"arrays {sorted(record)} are not the central discriminator's parameters "
+            f"{sorted(expected)}"
         )
     out, total = {}, 0.0
     for key, ref in expected.items():
         arr = record[key].numpy()
         if arr.shape != tuple(ref.shape) or arr.dtype != _np_dtype(ref.dtype):
             raise ReplyRejected(
-                f"{key}: got {arr.dtype} {arr.shape}, DP has {_np_dtype(ref.dtype)} {tuple(ref.shape)}"
+                f"{key}: got {arr.dtype} {arr.shape}, the central discriminator has "
+                f"{_np_dtype(ref.dtype)} {tuple(ref.shape)}"
             )
         if not np.isfinite(arr).all():
             raise ReplyRejected(f"{key}: contains NaN or Inf")

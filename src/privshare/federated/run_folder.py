@@ -1,7 +1,7 @@
 """The server's part of the run folder (:class:`privshare.artifacts.RunLayout`).
 
 The server writes ``config.toml``, ``run.json``, ``history.json`` and
-``central/privgan_dp.pt``; each owner writes ``owner_<j>/`` (G_j, D_j,
+``central/privgan_central.pt``; each owner writes ``owner_<j>/`` (G_j, D_j,
 synthetic rows, grid) under its own ``run-dir``. When all of them share one
 folder (a simulation on one machine) the result is the layout of a
 one-process run, readable with :func:`privshare.artifacts.load_run`.
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class ServerRunFolder:
-    """Config, manifest, per-epoch history and DP, as the server sees the run."""
+    """Config, manifest, per-epoch history and D_central, as the server sees the run."""
 
     def __init__(
         self,
@@ -87,8 +87,8 @@ class ServerRunFolder:
         for j, m in metrics.items():
             if order.steps:
                 self._add(epoch, f"d_{j}", m["d"])
-                if m.get("dp_steps", 0) > 0:
-                    self._add(epoch, "dp", m["dp_share"], count=j == 0)
+                if m.get("central_steps", 0) > 0:
+                    self._add(epoch, "central", m["central_share"], count=j == 0)
             if "g" in m:
                 self._add(g_epoch, f"g_{j}", m["g"])
 

@@ -1,12 +1,12 @@
-"""The server's side: DP and its Adam, the rounds, and every wait bounded.
+"""The server's side: D_central and its Adam, the rounds, and every wait bounded.
 
-The server holds the only authoritative copy of DP. A round sends DP's
+The server holds the only authoritative copy of D_central. A round sends D_central's
 weights to every owner, waits (at most ``round-timeout`` seconds, re-sending
 up to ``retries`` times to a silent or rejected owner), checks every reply
 (:func:`privshare.federated.records.check_gradients`), sums the owners'
-gradients in owner order into ``DP.grad`` and takes one Adam step. With
+gradients in owner order into ``D_central.grad`` and takes one Adam step. With
 K = 1 that sum is exactly the gradient ``PrivGANTrainer.train_step``
-accumulates, so DP follows the one-process trajectory.
+accumulates, so D_central follows the one-process trajectory.
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ def run_server(grid: Grid, *, config: RunConfig, settings: FederatedSettings) ->
     owners = discover(grid, owners=n, settings=settings)
     t, device = config.train, resolve_device(config.train.device)
     first = owners[0]
-    central = build_central_state(  # DP is stepped and sent here, never run: not compiled
+    central = build_central_state(  # D_central is stepped and sent here, never run: not compiled
         config, classes=len(first.classes), data_dim=first.image_shape[0] * first.image_shape[1],
         owners=n, device=device, compile_forward=False,
     )
@@ -324,8 +324,8 @@ def run_server(grid: Grid, *, config: RunConfig, settings: FederatedSettings) ->
     params = dict(central.network.named_parameters())
     for r in range(rounds):
         order = RoundOrder(round=r, first_step=r * k, steps=min(k, total - r * k),
-                           dp_from_step=t.dp_delay * spe, steps_per_epoch=spe)
-        content = RecordDict({rec.DP: rec.weights_record(central.network.state_dict()),
+                           central_from_step=t.central_delay * spe, steps_per_epoch=spe)
+        content = RecordDict({rec.CENTRAL: rec.weights_record(central.network.state_dict()),
                               rec.ROUND: order.to_record()})
         replies = _exchange(
             grid, owners, message_type=rec.TRAIN, content=content, label=f"round {r}",
@@ -334,16 +334,16 @@ def run_server(grid: Grid, *, config: RunConfig, settings: FederatedSettings) ->
                 m, expected=params, max_norm=settings.max_grad_norm, round_index=r),
                 dict(m.content.metric_records[rec.METRICS])),
         )
-        if order.first_step + order.steps > order.dp_from_step:
+        if order.first_step + order.steps > order.central_from_step:
             central.optimizer.zero_grad(set_to_none=True)
             for name, p in params.items():  # owner order: the one-process accumulation order
                 p.grad = sum((replies[j][0][name] for j in range(1, n)), replies[0][0][name].clone())
             central.optimizer.step()
         folder.record_round(order, {j: replies[j][1] for j in range(n)})
     seconds = (time.perf_counter() - start) / max(rounds, 1)  # train rounds only
-    final = RoundOrder(round=rounds, first_step=total, steps=0, dp_from_step=total,
+    final = RoundOrder(round=rounds, first_step=total, steps=0, central_from_step=total,
                        steps_per_epoch=spe)
-    content = RecordDict({rec.DP: rec.weights_record(central.network.state_dict()),
+    content = RecordDict({rec.CENTRAL: rec.weights_record(central.network.state_dict()),
                           rec.ROUND: final.to_record()})
     done = _exchange(grid, owners, message_type=rec.FINISH, content=content, label="finish",
                      settings=settings, check=_finish_metrics)

@@ -21,7 +21,7 @@ import tomli_w
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict
 
 CONFIG_KEY = "privshare-config"  # run-config key holding the RunConfig as TOML text
-PROTOCOL = 1  # bumped when the message layout changes
+PROTOCOL = 2  # bumped when the message layout changes
 
 
 class FederationError(RuntimeError):
@@ -36,7 +36,7 @@ class FederatedSettings:
     round_timeout: float = 300.0  # seconds to wait for every owner's reply to one round
     connect_timeout: float = 300.0  # seconds to wait for all owners to come online
     retries: int = 2  # re-sends of a round to a silent or rejected owner before giving up
-    max_grad_norm: float = 1e4  # a reply whose DP-gradient L2 norm exceeds this is rejected
+    max_grad_norm: float = 1e4  # a reply whose D_central gradient L2 norm exceeds this is rejected
     run_dir: str = ""  # server's run folder ("" = <out_dir>/<name> of the privshare config)
 
     def __post_init__(self) -> None:
@@ -75,17 +75,18 @@ def _attr(key: str) -> str:
 
 
 def check_federable(config: RunConfig) -> None:
-    """Refuse settings that would need something other than DP updates to cross."""
+    """Refuse settings that would need something other than D_central updates to cross."""
     t = config.train
     if t.noise != "per_owner":
         raise ConfigError(
             f"train.noise={t.noise!r}: a shared z stream would have to cross between owners; "
             "set train.noise=\"per_owner\" for a federated run"
         )
-    if t.dp_pretrain_epochs:
+    if t.central_pretrain_epochs:
         raise ConfigError(
-            f"train.dp_pretrain_epochs={t.dp_pretrain_epochs}: pre-training DP on real rows "
-            "would send gradients of real rows; set it to 0 for a federated run"
+            f"train.central_pretrain_epochs={t.central_pretrain_epochs}: pre-training the central "
+            "discriminator on real rows would send gradients of real rows; set it to 0 for a "
+            "federated run"
         )
 
 
@@ -114,7 +115,7 @@ class OwnerNodeConfig:
     Example: ``--node-config 'owner=0 data="/srv/a/rows.npz" run-dir="/srv/a/run"'``.
     """
 
-    owner: int  # this owner's index j: its label in DP and its seed slot
+    owner: int  # this owner's index j: its label in D_central and its seed slot
     data: Path  # .npz with x (uint8 (n, H, W)) and y (labels) of this owner's rows only
     run_dir: Path  # where this owner writes its checkpoint, G_j, D_j and synthetic data
     name: str = ""  # how the server and logs call this owner ("" = owner_<j>)

@@ -3,7 +3,7 @@
 - Generator G_i: z (latent) -> 512 -> 512 -> 1024 -> image, LeakyReLU(0.2),
   tanh output in [-1, 1].
 - Discriminator D_i: image -> 2048 -> 512 -> 256 -> 1 logit (sigmoid = P(real)).
-- Central discriminator DP: same body, N logits (softmax = P(owner k made it)).
+- Central discriminator D_central: same body, N logits (softmax = P(owner k made it)).
 
 Widths, depth and latent size come from :class:`privshare.config.ModelConfig`;
 ``model.kind = "conv"`` builds the same three roles from
@@ -60,7 +60,7 @@ class Discriminator(EnsembleMLP):
 
 
 class CentralDiscriminator(EnsembleMLP):
-    """Per-class owner classifiers DP: x (M, B, D) -> logits (M, B, N)."""
+    """Per-class owner classifiers D_central: x (M, B, D) -> logits (M, B, N)."""
 
 
 class ConvGenerator(EnsembleConvGenerator):
@@ -78,7 +78,7 @@ class ConvDiscriminator(EnsembleConvDiscriminator):
 
 
 class ConvCentralDiscriminator(EnsembleConvDiscriminator):
-    """Convolutional per-class owner classifiers DP: x (M, B, D) -> logits (M, B, N)."""
+    """Convolutional per-class owner classifiers D_central: x (M, B, D) -> logits (M, B, N)."""
 
 
 def _conv(cls, config: ModelConfig, *, models: int, data_dim: int, generator, **shape):
@@ -131,7 +131,7 @@ def build_central_discriminator(
     owners: int,
     generator: torch.Generator | None = None,
 ) -> CentralDiscriminator | ConvCentralDiscriminator:
-    """DP for ``models`` classes telling which of ``owners`` generators made a fake."""
+    """D_central for ``models`` classes telling which of ``owners`` generators made a fake."""
     if config.kind == "conv":
         return _conv(ConvCentralDiscriminator, config, models=models, data_dim=data_dim,
                      generator=generator, outputs=owners)

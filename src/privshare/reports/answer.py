@@ -10,8 +10,8 @@ owners), from the long result rows alone:
 - the best option and its gain over own rows alone, paired by evaluation
   seed (the same seed draws the same real rows and classifier seed stream),
   with a 95 % Student-t interval of the mean difference;
-- the strongest attack, by mean AUC, on what crosses j's boundary: DP
-  (``privgan_dp``: DP scored on real rows, telling j's rows from the other
+- the strongest attack, by mean AUC, on what crosses j's boundary: D_central
+  (``privgan_central``: D_central scored on real rows, telling j's rows from the other
   owners') and the shared synthetic rows of G_j (``mc_privgan``,
   ``nn_privgan``, black-box), with its TPR at 1 % FPR (interval over seeds;
   with one seed, the Clopper-Pearson interval of its pool); and the
@@ -38,7 +38,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "own + DP-GAN rows": ("own+dpgan",),
     "DP-GAN rows only": ("dpgan",),
 }
-SHARED_ATTACKS = ("privgan_dp", "mc_privgan", "nn_privgan")  # on what leaves the owner
+SHARED_ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan")  # on what leaves the owner
 LOCAL_ATTACK = "privgan_d"  # D_j, which never leaves the owner
 LOCAL_SOURCES = ("gan", "own+gan", "dpgan", "own+dpgan")  # the options a local GAN cell gives
 TPR = "tpr_at_fpr_1pct"

@@ -1,7 +1,7 @@
 """Figures against a sweep axis: any stored metric over the values of one axis key.
 
 For a sweep with axes (:mod:`privshare.experiments.axes`), one figure per
-chosen metric (``source:metric``, e.g. ``privgan_dp:auc``) and axis with at
+chosen metric (``source:metric``, e.g. ``privgan_central:auc``) and axis with at
 least two values: the axis values along x, one panel per owner, one line per
 owner-fraction cell (and per value of the other axes). A point is the mean
 over the cells' training seeds of each cell's mean over its evaluation
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from privshare.config.renamed import renamed_message
 from privshare.intervals import t_interval
 from privshare.reports import names as N
 from privshare.reports.results import Results, value_text
@@ -28,7 +29,7 @@ from privshare.reports.style import FigureFile, new_figure, save_figure, series
 
 # drawn by default: what an owner gains and what leaks, as the privacy-weight front asks
 METRICS = ("privgan:accuracy", "privgan_pooled:accuracy", "own+privgan_pooled:accuracy",
-           "privgan_dp:auc", "privgan_max:auc", "nn_privgan:auc", "privgan_d:auc", "gan:accuracy")
+           "privgan_central:auc", "privgan_max:auc", "nn_privgan:auc", "privgan_d:auc", "gan:accuracy")
 MAX_LINES = 8  # per panel; the caption says when more exist
 STYLES = [("#1b5e20", "o", "-"), ("#b71c1c", "s", "--"), ("#0d47a1", "^", "-."),
           ("#212121", "D", ":"), ("#66bb6a", "v", "-"), ("#757575", "x", "--"),
@@ -40,10 +41,12 @@ METRIC_LABELS = {N.ACCURACY: "classifier accuracy on real test rows", N.AUC: "at
 
 
 def parse_metric(text: str) -> tuple[str, str]:
-    """``"privgan_dp:auc"`` -> ``("privgan_dp", "auc")``; anything else raises ValueError."""
+    """``"privgan_central:auc"`` -> ``("privgan_central", "auc")``; anything else raises ValueError."""
     source, sep, metric = text.partition(":")
+    if renamed := renamed_message(source, what="source"):
+        raise ValueError(f"metric {text!r}: {renamed}")
     if not sep or not source or not metric or ":" in metric:
-        raise ValueError(f"metric {text!r} must be source:metric as stored, e.g. privgan_dp:auc "
+        raise ValueError(f"metric {text!r} must be source:metric as stored, e.g. privgan_central:auc "
                          f"or privgan:accuracy (defaults: {', '.join(METRICS)})")
     return source, metric
 

@@ -74,8 +74,8 @@ ANSWER_NOTE = (
     "intervals are 95 % Student-t intervals of the mean over evaluation seeds {seeds} (they "
     "cover the classifier's initialisation, its validation split and the synthetic draws, not "
     "the GAN training, which is one run); the gain is paired by seed. Attacks: AUC of the "
-    "strongest membership attack on what crosses the owner's boundary (DP's scores on real "
-    "rows, black-box attacks on the owner's synthetic rows).")
+    "strongest membership attack on what crosses the owner's boundary (the central "
+    "discriminator's scores on real rows, black-box attacks on the owner's synthetic rows).")
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def build_report(path: str | Path, *, out_dir: str | Path | None = None,
 
     ``out_dir`` defaults to ``report/`` inside the sweep or run folder.
     ``axis_metrics``: the ``source:metric`` pairs drawn against each axis of
-    a sweep with axes (e.g. ``privgan_dp:auc``; checked before anything is written).
+    a sweep with axes (e.g. ``privgan_central:auc``; checked before anything is written).
     """
     for metric in axis_metrics:
         parse_metric(metric)

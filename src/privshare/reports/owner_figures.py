@@ -5,7 +5,7 @@ cell of N > 2 owners is drawn here instead: one marker per owner, one marker
 style per cell (its owners joined by a thin line), at x the owner's
 fraction, at y the accuracy of a classifier trained on its generator G_j's
 rows (left) and the ROC AUC of the strongest membership attack on it from
-outside the owner (right: the white-box max and mean over every D_i, DP's
+outside the owner (right: the white-box max and mean over every D_i, D_central's
 attribution and the black-box attacks on G_j's rows). For reference, the
 local GAN at each fraction (the sweep's two-owner GAN cells, every replicate
 owner) and the owners' own real rows.
@@ -21,7 +21,7 @@ from privshare.reports.axis_figures import STYLES
 from privshare.reports.results import Results, fractions_text, setting_text, summarise
 from privshare.reports.style import FigureFile, fraction_axis, line_kwargs, new_figure, save_figure
 
-PRIVGAN_ATTACKS = ("privgan_max", "privgan_mean", "privgan_dp", "mc_privgan", "nn_privgan")
+PRIVGAN_ATTACKS = ("privgan_max", "privgan_mean", "privgan_central", "mc_privgan", "nn_privgan")
 LOCAL_ATTACKS = ("gan", "mc_gan", "nn_gan")  # the same attacks on a local GAN
 MAX_CELLS = len(STYLES)  # one marker and line style each; the caption says when more exist
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from privshare.artifacts.layout import RunLayout, SweepLayout
+from privshare.config.renamed import RENAMED_ATTACKS
 from privshare.experiments.store import Cell, ResultStore, StoreError
 
 
@@ -185,11 +186,22 @@ def load_results(path: str | Path) -> Results:
     if path.is_dir() and SweepLayout(path).store.is_file():
         path = SweepLayout(path).store
     if path.is_file():
-        return _from_store(path)
+        return _refuse_old_names(_from_store(path), folder=path.parent)
     if path.is_dir() and RunLayout(path).manifest.is_file():
-        return _from_run(path)
+        return _refuse_old_names(_from_run(path), folder=path)
     raise ResultsError(f"{str(path)!r} is neither a sweep folder, a {SweepLayout.STORE} store nor "
                        "a run folder; pass what `privshare sweep` or `privshare run` wrote")
+
+
+def _refuse_old_names(res: Results, *, folder: Path) -> Results:
+    """``res``, unless it was stored under a name since renamed (:mod:`privshare.config.renamed`)."""
+    old = sorted({r["source"] for r in res.rows} & set(RENAMED_ATTACKS))
+    if old:
+        raise ResultsError(
+            f"{str(folder)!r} stores rows of {old[0]!r}, which is now named "
+            f"{RENAMED_ATTACKS[old[0]]!r}; rewrite its stored names once with "
+            f"`python -m benchmarks.migrate_central_names {folder}`, then report again")
+    return res
 
 
 def _from_store(path: Path) -> Results:

@@ -54,7 +54,7 @@ SERIES = {
     "real_own": Series("own real data", "#212121", "D", ":"),
     "own+privgan_pooled": Series("own real + all privGAN rows", "#0d47a1", "v", "-"),
     "real_pooled": Series("all owners' real data", "#757575", "v", (0, (1, 3))),
-    "dp": Series("central DP", "#0d47a1", "x", (0, (5, 2, 1, 2))),
+    "privgan_central": Series("privGAN, central discriminator", "#0d47a1", "x", (0, (5, 2, 1, 2))),
 }
 HIST = {  # score distributions: hatch and outline so they survive greyscale
     "members": {"color": "#c62828", "hatch": "///", "label": "members (training rows)"},

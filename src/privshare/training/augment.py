@@ -6,7 +6,7 @@ step and in G_i's step, and it is differentiable, so G_i still learns through
 it. D_i cannot memorise a few hundred real rows pixel by pixel when every
 view of them is shifted or partly hidden.
 
-What it never touches: the central discriminator DP's inputs (DP sees G_i's
+What it never touches: the central discriminator D_central's inputs (D_central sees G_i's
 plain fakes, as without augmentation) and anything exported or shared (the
 synthetic rows are plain G_i outputs).
 

@@ -82,7 +82,7 @@ def fit(
     Returns
     -------
     list of dict
-        Per-epoch mean of every loss the trainer reports (e.g. ``d_0``, ``dp``).
+        Per-epoch mean of every loss the trainer reports (e.g. ``d_0``, ``central``).
     """
     if trainer.config.train.tune_allocator:
         keep_freed_memory()

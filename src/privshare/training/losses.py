@@ -68,12 +68,12 @@ def generator_adversarial_loss(fake_logits: torch.Tensor, *,
 
 def owner_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *,
                         mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-class mean cross-entropy of DP, summed over classes.
+    """Per-class mean cross-entropy of D_central, summed over classes.
 
     Parameters
     ----------
     logits : (M, B, N)
-        DP's logits over the N owners.
+        D_central's logits over the N owners.
     targets : (M, B) int64
         Owner index per row.
     """
@@ -84,9 +84,9 @@ def owner_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *,
 
 def central_loss_share(logits: torch.Tensor, *, owner: int, total_rows: int,
                        mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Owner ``owner``'s additive share of DP's loss on all owners' fakes.
+    """Owner ``owner``'s additive share of D_central's loss on all owners' fakes.
 
-    DP's loss is the mean cross-entropy over the ``total_rows = N * B`` fakes
+    D_central's loss is the mean cross-entropy over the ``total_rows = N * B`` fakes
     of a step; it splits into one term per owner, ``sum(CE on own fakes) /
     total_rows``. Summing the shares (or their gradients, as a federated
     server does) gives exactly the one-process loss.
@@ -99,7 +99,7 @@ def central_loss_share(logits: torch.Tensor, *, owner: int, total_rows: int,
     Parameters
     ----------
     logits : (M, B, N)
-        DP's logits on this owner's fakes.
+        D_central's logits on this owner's fakes.
     """
     m, b, n = logits.shape
     targets = torch.full((m * b,), owner, dtype=torch.long, device=logits.device)
@@ -108,7 +108,7 @@ def central_loss_share(logits: torch.Tensor, *, owner: int, total_rows: int,
 
 
 def central_class_weights(holds: torch.Tensor) -> torch.Tensor:
-    """DP's per-class weights of each owner's share: ``holds[j, c] * N / k_c``, (N, M) float32.
+    """D_central's per-class weights of each owner's share: ``holds[j, c] * N / k_c``, (N, M) float32.
 
     ``holds`` (N, M) bool: owner j holds class c; k_c = owners holding c.
     """
@@ -122,7 +122,7 @@ def random_other_owner(
 ) -> torch.Tensor:
     """For each row a uniformly drawn owner index different from ``owner``.
 
-    This is y' of the privGAN generator loss: G_i is pushed to make DP believe
+    This is y' of the privGAN generator loss: G_i is pushed to make D_central believe
     another owner made its samples.
     """
     offset = torch.randint(1, owners, shape, generator=rng, device=device)

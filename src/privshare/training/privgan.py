@@ -2,16 +2,16 @@
 
 Per step (reference step, see :mod:`privshare.training.steps`):
 each owner draws z and a real batch and takes one D_i step; if the epoch is
-past ``dp_delay`` DP takes one step on all owners' fakes (target = the owner
+past ``central_delay`` D_central takes one step on all owners' fakes (target = the owner
 that made each fake); then each G_i takes one step on
-``BCE(D_i(G_i(z)), 1) + lambda * CE(DP(G_i(z)), y')`` with y' a random other
-owner. DP never sees a real row unless ``dp_pretrain_epochs > 0``.
+``BCE(D_i(G_i(z)), 1) + lambda * CE(D_central(G_i(z)), y')`` with y' a random other
+owner. D_central never sees a real row unless ``central_pretrain_epochs > 0``.
 
 Owners that are not alike (an owner with no row of class c, ``counts[c] ==
 0``): owner j's G_j^c and D_j^c are never trained (their loss terms are
-masked out, so Adam never moves them), DP's term for class c runs over the
+masked out, so Adam never moves them), D_central's term for class c runs over the
 owners that hold c only, and y' is another holder of c. Every class must be
-held by at least two owners (else DP has nothing to tell apart).
+held by at least two owners (else D_central has nothing to tell apart).
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ class PrivGANTrainer:
             raise ValueError(f"privGAN cannot train these owners' rows: {problem}")
         # (N, C) bool, or None when every owner holds every class (the unweighted steps)
         self.holds = None if bool(holds.all()) else holds.to(device)
-        self.dp_weights = None if self.holds is None else central_class_weights(self.holds)
+        # (N, C) float32: each owner's per-class weight in D_central's loss (None: unweighted)
+        self.class_weights = None if self.holds is None else central_class_weights(self.holds)
         self.owners = [build_owner_state(config, owner=j, rows=r, device=device)
                        for j, r in enumerate(rows)]
         self.central = build_central_state(config, classes=classes, data_dim=data_dim,
@@ -76,7 +77,7 @@ class PrivGANTrainer:
         self.shared_rng = torch.Generator(device=device)
         self.shared_rng.manual_seed(derive_seed(config.seed, STAGE_PRIVGAN, CENTRAL, STREAM))
         self.epoch = 0
-        self.pretrained = config.train.dp_pretrain_epochs == 0
+        self.pretrained = config.train.central_pretrain_epochs == 0
         self.history: list[dict[str, float]] = []
 
     def steps_per_epoch(self) -> int:
@@ -85,16 +86,16 @@ class PrivGANTrainer:
         return privgan_steps_per_epoch(self.config, counts=counts)
 
     def prepare(self) -> None:
-        """Optional DP pre-training on real rows (original privGAN; off by default)."""
+        """Optional D_central pre-training on real rows (original privGAN; off by default)."""
         if self.pretrained:
             return
         t = self.config.train
-        steps = t.dp_pretrain_epochs * self.steps_per_epoch()
+        steps = t.central_pretrain_epochs * self.steps_per_epoch()
         for _ in range(steps):
             batches = [r.sample(t.batch_size, o.rng) for r, o in zip(self.rows, self.owners)]
             central_pretrain_step(
                 self.central.network, self.central.optimizer, batches, precision=t.precision,
-                weights=self.dp_weights,
+                weights=self.class_weights,
             )
         self.pretrained = True
 
@@ -102,7 +103,7 @@ class PrivGANTrainer:
         """One privGAN step for every owner and class; returns detached losses.
 
         Losses are reported as the mean over classes (gradients use the sum):
-        the classes the owner holds for ``d_j`` and ``g_j``, every class for ``dp``.
+        the classes the owner holds for ``d_j`` and ``g_j``, every class for ``central``.
         """
         t = self.config.train
         n = len(self.owners)
@@ -118,18 +119,18 @@ class PrivGANTrainer:
             )
             fakes.append(fake)
             losses[f"d_{owner.index}"] = d_loss
-        if self.epoch >= t.dp_delay:
+        if self.epoch >= t.central_delay:
             self.central.optimizer.zero_grad(set_to_none=True)
             share = [
                 central_gradient_share(
                     self.central.network, f, owner=j, owners=n, precision=t.precision,
-                    weights=None if self.dp_weights is None else self.dp_weights[j],
+                    weights=None if self.class_weights is None else self.class_weights[j],
                 )
                 for j, f in enumerate(fakes)
             ]
             self.central.optimizer.step()
             self.central.optimizer.zero_grad(set_to_none=True)
-            losses["dp"] = torch.stack(share).sum()
+            losses["central"] = torch.stack(share).sum()
         for owner, fake in zip(self.owners, fakes):
             losses[f"g_{owner.index}"] = privgan_generator_step(
                 owner,

@@ -1,4 +1,4 @@
-"""privGAN's parties, built one way: an owner's state, DP's state, the epoch length.
+"""privGAN's parties, built one way: an owner's state, D_central's state, the epoch length.
 
 The one-process trainer (:class:`privshare.training.PrivGANTrainer`) and the
 federated apps (:mod:`privshare.federated.owner`, :mod:`privshare.federated.server`)
@@ -36,7 +36,7 @@ def build_owner_state(
         The run's configuration: ``model``, ``optim`` and the ``train`` levers
         (precision, augment, EMA, R1, compile).
     owner : int
-        j, the owner's index: its seed slot and its label in DP.
+        j, the owner's index: its seed slot and its label in D_central.
     rows : RealRows
         The owner's real rows, (C, n_max, D): they give the class count C, the
         image size D and the classes the owner holds.
@@ -81,10 +81,10 @@ def build_central_state(
     device: torch.device,
     compile_forward: bool = True,
 ) -> CentralState:
-    """The central discriminator DP (C classes, N = ``owners`` outputs) and its Adam.
+    """The central discriminator D_central (C classes, N = ``owners`` outputs) and its Adam.
 
-    ``compile_forward``: compile DP's forward when ``train.compile`` is set;
-    False where DP is only stepped and sent, never run (the federated server).
+    ``compile_forward``: compile D_central's forward when ``train.compile`` is set;
+    False where D_central is only stepped and sent, never run (the federated server).
     """
     t = config.train
     state = CentralState(
@@ -98,7 +98,7 @@ def build_central_state(
         dtype=master_dtype(t.precision),
     )
     if compile_forward and t.compile:
-        compile_network(state.network, batch=t.batch_size, precision=t.precision, label="DP")
+        compile_network(state.network, batch=t.batch_size, precision=t.precision, label="D_central")
     return state
 
 

@@ -1,8 +1,8 @@
-"""Stateful pieces of training: one owner's private models, and DP.
+"""Stateful pieces of training: one owner's private models, and D_central.
 
 An :class:`OwnerState` is what never leaves an owner: its real rows, G_i,
 D_i, their optimisers and its random stream. A :class:`CentralState` is the
-central discriminator DP with its optimiser. Both have ``state_dict()`` /
+central discriminator D_central with its optimiser. Both have ``state_dict()`` /
 ``load_state_dict()``; real rows are never part of a state dict.
 """
 
@@ -233,7 +233,7 @@ class OwnerState:
 
 
 class CentralState:
-    """The central discriminator DP and its Adam."""
+    """The central discriminator D_central and its Adam."""
 
     def __init__(
         self,

@@ -1,8 +1,8 @@
 """One-step functions shared by the one-process trainers and the federated apps.
 
 The privGAN step of the reference, made exact and cheaper: each G_i(z) is
-computed once and its graph kept; D_i and DP train on the detached fakes; the
-generator loss is then taken on the same fakes with the UPDATED D_i and DP and
+computed once and its graph kept; D_i and D_central train on the detached fakes; the
+generator loss is then taken on the same fakes with the UPDATED D_i and D_central and
 back-propagated into G_i's parameters only (``backward(inputs=...)``), so no
 discriminator weight gradient is computed in the generator step. As z and
 G_i are unchanged in between, this equals the reference step minus its two
@@ -13,11 +13,11 @@ around its forward passes only, then leaves it before ``backward`` and the
 optimiser step. Autocast caches the bf16 copy of each weight until its
 context exits, so one context spanning an optimiser step would keep feeding
 the next forward the weights from BEFORE the step (measured: a context around
-a whole privGAN step made G_i's loss use the stale D_i and DP).
+a whole privGAN step made G_i's loss use the stale D_i and D_central).
 
 Owners that are not alike: an owner's per-class terms are weighted by its
 ``class_mask`` (0 for a class it lacks, see :mod:`privshare.training.losses`),
-DP's by per-class weights over the owners that hold the class, and G_i's DP
+D_central's by per-class weights over the owners that hold the class, and G_i's D_central
 target y' is another holder of the class. Every forward pass still runs over
 all classes (the ensemble is batched); the masked terms contribute exactly
 zero gradient. With every class held nothing is weighted: the steps are the
@@ -79,7 +79,7 @@ def discriminator_step(
             fake = owner.generator(z)  # (C, B, D)
         real = rows.sample(batch, owner.rng)  # (C, B, D)
         # one D_i pass over [real, fake]: one matmul per layer instead of two;
-        # D_i sees both through the owner's augmentation (if any), DP never does
+        # D_i sees both through the owner's augmentation (if any), D_central never does
         both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
         owner.d_steps += 1
         r1 = owner.r1_gamma * owner.r1_every if owner.d_steps % owner.r1_every == 0 else 0.0
@@ -104,9 +104,9 @@ def central_gradient_share(
     precision: str = "fp32",
     weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Accumulate into DP's ``.grad`` this owner's share of DP's loss.
+    """Accumulate into D_central's ``.grad`` this owner's share of D_central's loss.
 
-    ``fake`` (C, B, D) is detached here: DP is trained on fakes only and no
+    ``fake`` (C, B, D) is detached here: D_central is trained on fakes only and no
     gradient flows back into G_i. ``weights`` (C,): this owner's row of
     :func:`~privshare.training.losses.central_class_weights` (None: every
     owner holds every class). Returns the share (detached).
@@ -129,10 +129,10 @@ def privgan_generator_step(
     precision: str = "fp32",
     holds: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One G_i step: BCE(D_i(fake), 1) + lambda * CE(DP(fake), y'), y' != i.
+    """One G_i step: BCE(D_i(fake), 1) + lambda * CE(D_central(fake), y'), y' != i.
 
     ``fake`` (C, B, D) must still hold G_i's graph. Only G_i's parameters
-    receive gradients; D_i and DP are used frozen. ``holds`` (N, C) bool:
+    receive gradients; D_i and D_central are used frozen. ``holds`` (N, C) bool:
     which owner holds which class (None: all of them); y' is then drawn among
     the other holders of each class.
     """
@@ -144,9 +144,9 @@ def privgan_generator_step(
     else:
         targets = random_other_holder(owner=owner.index, holds=holds, batch=b, rng=owner.rng)
     mask = owner.class_mask
-    with autocast(fake.device, precision):  # a fresh context: D_i and DP as updated
+    with autocast(fake.device, precision):  # a fresh context: D_i and D_central as updated
         loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)), mask=mask)
-        if privacy_weight:  # DP judges the plain fake, never an augmented view
+        if privacy_weight:  # D_central judges the plain fake, never an augmented view
             loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets, mask=mask)
     _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
     owner.update_ema()
@@ -172,10 +172,10 @@ def central_pretrain_step(
     precision: str = "fp32",
     weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One DP step on REAL rows labelled by owner (original privGAN only).
+    """One D_central step on REAL rows labelled by owner (original privGAN only).
 
     ``batches[j]`` (C, B, D) are owner j's real rows. The paper implemented
-    here never calls this: it is off unless ``train.dp_pretrain_epochs > 0``.
+    here never calls this: it is off unless ``train.central_pretrain_epochs > 0``.
     ``weights`` (N, C): :func:`~privshare.training.losses.central_class_weights`
     (None: every owner holds every class).
     """

@@ -101,6 +101,11 @@ RECIPES: dict[str, tuple[str, ...]] = {
                              "train.r1_gamma=10.0", "train.r1_every=4", "train.privacy_weight=3.0",
                              "train.epochs_privgan=40", "train.epochs_gan=40",
                              "model.generator_norm=\"batch\""),
+    # both: R1 gamma 10 (for utility) and the central term weighted 10 (for the shared model)
+    "conv16-r10-l10-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                              "train.r1_gamma=10.0", "train.r1_every=4", "train.privacy_weight=10.0",
+                              "train.epochs_privgan=40", "train.epochs_gan=40",
+                              "model.generator_norm=\"batch\""),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -8,8 +8,8 @@ Each recipe is the ``quick`` run preset (owners at 2 % and 20 % of MNIST, all
 ten digits) pinned to the fully connected settings every recipe was
 measured from (:data:`BASE`: the narrow MLPs, 60 epochs, privacy weight 1,
 no R1), so that a later change of the preset does not change a recipe's
-runs, plus the overrides in :data:`RECIPES`; ``conv16-r1-l3-e40`` is the
-``conv`` preset. Each (recipe, training
+runs, plus the overrides in :data:`RECIPES`; ``conv16-r10-l10-e40-bn`` is the
+``conv`` preset (``conv16-r1-l3-e40`` was, before generator batch norm). Each (recipe, training
 seed) is one run folder ``<out-dir>/<recipe>-s<seed>``, trained (a killed
 run resumes), then evaluated with the ``quick`` evaluation preset at
 ``--eval-seeds`` unless its metrics.json already exists. ``--set`` adds an

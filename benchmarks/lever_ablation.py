@@ -106,6 +106,12 @@ RECIPES: dict[str, tuple[str, ...]] = {
                               "train.r1_gamma=10.0", "train.r1_every=4", "train.privacy_weight=10.0",
                               "train.epochs_privgan=40", "train.epochs_gan=40",
                               "model.generator_norm=\"batch\""),
+    # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
+    # "what the small owner can build alone" baseline for it, D_0's exposure included
+    "conv16-r10-l10-e40-bn-gan-equal": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
+                                        "train.r1_gamma=10.0", "train.r1_every=4",
+                                        "train.epochs_gan=40", 'train.methods=["gan"]',
+                                        "train.steps_per_epoch=22", "model.generator_norm=\"batch\""),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -37,6 +37,23 @@ from scipy import stats
 
 from benchmarks.lever_table import ATTACKS, SOURCES, _mean, print_table
 
+
+def _conv16(*, r1: float, more: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The 16 / 32-channel conv recipes' shared settings: lazy R1 (gamma ``r1`` on every 4th
+    D_i step) and 40 local-GAN epochs, then ``more``."""
+    return ('model.kind="conv"', "model.conv_channels=[16, 32]", f"train.r1_gamma={r1}",
+            "train.r1_every=4", "train.epochs_gan=40", *more)
+
+
+def _conv16_privgan(*, r1: float, weight: float, more: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """:func:`_conv16` with privGAN trained too: 40 epochs, D_central's term weighted ``weight``."""
+    return _conv16(r1=r1, more=(f"train.privacy_weight={weight}", "train.epochs_privgan=40", *more))
+
+
+_BN = ('model.generator_norm="batch"',)  # DCGAN's batch normalisation in every generator
+_GAN_EQUAL = ('train.methods=["gan"]', "train.steps_per_epoch=22")  # local GANs at privGAN's steps
+
+
 # the main job's fully connected settings, what every recipe starts from
 BASE: tuple[str, ...] = (
     'model.kind="mlp"', "model.generator_widths=[128, 256, 512]",
@@ -59,59 +76,32 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r1-l3": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]", "train.r1_gamma=1.0",
                      "train.r1_every=4", "train.privacy_weight=3.0"),
     # the same in two thirds of the epochs (40 each), for the main job's 10 minutes
-    "conv16-r1-l3-e40": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]", "train.r1_gamma=1.0",
-                         "train.r1_every=4", "train.privacy_weight=3.0", "train.epochs_privgan=40",
-                         "train.epochs_gan=40"),
+    "conv16-r1-l3-e40": _conv16_privgan(r1=1.0, weight=3.0),
     # the conv preset's local GANs alone, each trained for as many steps as privGAN's owners
     # (22 an epoch; the default rule gives the 2 % owner 3): the fair "what the small owner
     # can build alone" baseline for the conv recipe
-    "conv16-r1-l3-e40-gan-equal": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                                   "train.r1_gamma=1.0", "train.r1_every=4",
-                                   "train.epochs_gan=40", 'train.methods=["gan"]',
-                                   "train.steps_per_epoch=22"),
+    "conv16-r1-l3-e40-gan-equal": _conv16(r1=1.0, more=_GAN_EQUAL),
     # the conv preset with DiffAugment (translation, cutout) on everything D_i sees and a
     # generator EMA: the levers that took the MLPs' D_0 from the most attackable model to
     # its local GAN's level, tried on the conv networks
-    "conv16-r1-l3-e40-aug-ema": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                                 "train.r1_gamma=1.0", "train.r1_every=4",
-                                 "train.privacy_weight=3.0", "train.epochs_privgan=40",
-                                 "train.epochs_gan=40", 'train.augment=["translation", "cutout"]',
-                                 "train.ema_decay=0.995"),
+    "conv16-r1-l3-e40-aug-ema": _conv16_privgan(r1=1.0, weight=3.0, more=(
+        'train.augment=["translation", "cutout"]', "train.ema_decay=0.995")),
     # the two halves of the line above, one at a time
-    "conv16-r1-l3-e40-aug": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
-                             "train.epochs_privgan=40", "train.epochs_gan=40",
-                             'train.augment=["translation", "cutout"]'),
-    "conv16-r1-l3-e40-ema": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
-                             "train.epochs_privgan=40", "train.epochs_gan=40",
-                             "train.ema_decay=0.995"),
+    "conv16-r1-l3-e40-aug": _conv16_privgan(r1=1.0, weight=3.0, more=(
+        'train.augment=["translation", "cutout"]',)),
+    "conv16-r1-l3-e40-ema": _conv16_privgan(r1=1.0, weight=3.0, more=("train.ema_decay=0.995",)),
     # the conv preset with DCGAN's batch normalisation in each G_i (and the local GANs' G)
-    "conv16-r1-l3-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                            "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=3.0",
-                            "train.epochs_privgan=40", "train.epochs_gan=40",
-                            "model.generator_norm=\"batch\""),
-    # the line above with DP's term weighted 10 (against the shared model's exposure) ...
-    "conv16-r1-l10-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                             "train.r1_gamma=1.0", "train.r1_every=4", "train.privacy_weight=10.0",
-                             "train.epochs_privgan=40", "train.epochs_gan=40",
-                             "model.generator_norm=\"batch\""),
+    "conv16-r1-l3-e40-bn": _conv16_privgan(r1=1.0, weight=3.0, more=_BN),
+    # the line above with D_central's term weighted 10 (against the shared model's exposure) ...
+    "conv16-r1-l10-e40-bn": _conv16_privgan(r1=1.0, weight=10.0, more=_BN),
     # ... and with R1 ten times stronger (against D_i's memorising its owner's rows)
-    "conv16-r10-l3-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                             "train.r1_gamma=10.0", "train.r1_every=4", "train.privacy_weight=3.0",
-                             "train.epochs_privgan=40", "train.epochs_gan=40",
-                             "model.generator_norm=\"batch\""),
-    # both: R1 gamma 10 (for utility) and the central term weighted 10 (for the shared model)
-    "conv16-r10-l10-e40-bn": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                              "train.r1_gamma=10.0", "train.r1_every=4", "train.privacy_weight=10.0",
-                              "train.epochs_privgan=40", "train.epochs_gan=40",
-                              "model.generator_norm=\"batch\""),
+    "conv16-r10-l3-e40-bn": _conv16_privgan(r1=10.0, weight=3.0, more=_BN),
+    # both: R1 gamma 10 (for utility) and the central term weighted 10 (for the shared
+    # model); the `conv` preset since generator batch norm
+    "conv16-r10-l10-e40-bn": _conv16_privgan(r1=10.0, weight=10.0, more=_BN),
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
-    "conv16-r10-l10-e40-bn-gan-equal": ("model.kind=\"conv\"", "model.conv_channels=[16, 32]",
-                                        "train.r1_gamma=10.0", "train.r1_every=4",
-                                        "train.epochs_gan=40", 'train.methods=["gan"]',
-                                        "train.steps_per_epoch=22", "model.generator_norm=\"batch\""),
+    "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -176,8 +176,11 @@ def migrate_run(root: Path, *, write: bool) -> list[str]:
     if layout.scores.is_file():
         update(layout.scores, scores_npz(layout.scores.read_bytes(), where=str(layout.scores)),
                _write_bytes)
-    for path in sorted((root / "checkpoints").glob("*.pt")):
-        update(path, _checkpoint_file(path), _save_torch)
+    checkpoints = sorted((root / "checkpoints").glob("*.pt"))
+    if checkpoints:  # torch is imported only where there are checkpoints to rewrite
+        from privshare.training.checkpoint import save_checkpoint
+    for path in checkpoints:
+        update(path, _checkpoint_file(path), save_checkpoint)
     old = root / OLD_MODEL
     if old.is_file():
         if layout.central_model.exists():
@@ -256,13 +259,6 @@ def _checkpoint_file(path: Path) -> dict[str, Any] | None:
     import torch
 
     return checkpoint(torch.load(path, map_location="cpu", weights_only=True), where=str(path))
-
-
-def _save_torch(path: Path, payload: dict[str, Any]) -> None:
-    import torch
-
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
 
 
 def _locked(lock: Path, work: Callable[[], list[str]]) -> list[str]:

@@ -48,11 +48,11 @@ def test_overrides_are_typed():
     [
         ("train.epoch=3", "unknown config key(s) train.epoch"),
         ("trian.epochs_gan=3", "unknown config key(s) trian"),
-        ("train.epochs_gan='many'", "train.epochs_gan: expected int"),
+        ("train.epochs_gan='many'", "train.epochs_gan = 'many' is a str; expected an integer"),
         ("data.fractions=[0.6, 0.6]", "sum to 1.2000 > 1"),
         ("data.fractions=[0.0, 0.5]", "each must be in (0, 1)"),
         ("data.fractions=[0.5]", "at least 2 owners"),
-        ("train.methods=['vae']", "choose from"),
+        ("train.methods=['vae']", "unknown ['vae']; choose privgan, gan or dpgan"),
         ("train.steps_per_epoch=often", "largest"),
         ("train.precision=fp8", "choose fp32, bf16, auto"),
         ("train.batch_size=0", "train.batch_size=0 must be >= 1"),

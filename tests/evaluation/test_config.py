@@ -28,9 +28,9 @@ def test_round_trip_through_a_dict_and_overrides(tmp_path):
 @pytest.mark.parametrize("data, message", [
     ({"epoch": 3}, "unknown evaluation key.*epoch"),
     ({"epochs": 0}, "epochs=0 must be >= 1"),
-    ({"epochs": "3"}, "epochs: expected int"),
-    ({"equal_steps": 1}, "equal_steps: expected bool"),
-    ({"attacks": ["gan", "shadow"]}, "attacks: unknown \\['shadow'\\]"),
+    ({"epochs": "3"}, "epochs = '3' is a str; expected an integer"),
+    ({"equal_steps": 1}, "equal_steps = 1 is an int; expected a boolean"),
+    ({"attacks": ["gan", "shadow"]}, "attacks=.*: unknown \\['shadow'\\]"),
     ({"fpr_levels": [0.0]}, "fpr_levels"),
     ({"blackbox_space": "inception"}, "pca or pixels"),
 ])

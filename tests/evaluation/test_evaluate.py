@@ -29,7 +29,7 @@ def test_every_source_and_attack_has_its_numbers_for_every_owner_and_seed(evalua
     rows = evaluation.rows
     have = {(r["source"], r["owner"], r["metric"], r["class"], r["seed"]) for r in rows}
     for seed in (0, 1):
-        for source in UTILITY_SOURCES:
+        for source in FAST.utility_sources:  # every source but the fine-tuned ones (test below)
             owners = ["all"] if source in POOLED_SOURCES else ["0", "1"]
             for owner in owners:
                 assert (source, owner, R.ACCURACY, "all", seed) in have
@@ -49,6 +49,27 @@ def test_every_source_and_attack_has_its_numbers_for_every_owner_and_seed(evalua
     n_test = {r["n"] for r in rows if r["metric"] == R.ACCURACY and r["class"] == "all"}
     per_class = {r["class"]: r["n"] for r in rows if r["metric"] == R.ACCURACY and r["class"] != "all"}
     assert len(n_test) == 1 and n_test.pop() == sum(per_class.values())
+
+
+def test_fine_tuned_sources_start_from_the_synthetic_fit_and_end_on_own_rows(tiny_run):
+    config = replace(FAST, utility_sources=("real_own", "gan>own", "privgan_pooled>own"),
+                     attacks=())
+    rows = evaluate_run(tiny_run, seeds=(0,), config=config, write=False).rows
+    have = {(r["source"], r["owner"], r["metric"]) for r in rows}
+    # the sources they start from are measured too (the very fits they start from)
+    for source, owners in [("gan", "01"), ("privgan_pooled", ["all"]), ("gan>own", "01"),
+                           ("privgan_pooled>own", "01"), ("real_own", "01")]:
+        for owner in owners:
+            assert (source, owner, R.ACCURACY) in have, (source, owner)
+    own = {r["owner"]: r["value"] for r in rows
+           if r["source"] == "real_own" and r["metric"] == R.FIT_STEPS}
+    for tuned in ("gan>own", "privgan_pooled>own"):
+        fitted = {r["owner"]: r["n"] for r in rows
+                  if r["source"] == tuned and r["metric"] == R.FIT_STEPS}
+        sizes = {r["owner"]: r["n"] for r in rows
+                 if r["source"] == "real_own" and r["metric"] == R.FIT_STEPS}
+        assert fitted == sizes and set(own) == {"0", "1"}  # fine-tuned on the owner's own rows
+        assert not any(r["source"] == tuned and r["metric"] == R.FRECHET for r in rows)
 
 
 def test_counts_and_the_base_rate_follow_the_pools(evaluation, tiny_run):

@@ -64,6 +64,27 @@ def test_a_small_step_cap_is_reported_as_capped_and_same_seed_gives_same_weights
         assert ka == kb and np.array_equal(va.numpy(), vb.numpy())
 
 
+def test_fine_tuning_starts_from_the_given_weights_and_keeps_them_unless_a_step_helps():
+    x, y = _two_blobs(300)
+    good, rep = fit_converged(x, y, classes=2, lr=3e-3, batch_size=32, patience=2, seed=0)
+    assert rep.best_val_accuracy == 1.0
+    # already perfect on the new rows' validation split: no step can strictly improve on it
+    x2, y2 = _two_blobs(200, seed=1)
+    kept, rep2 = fit_converged(x2, y2, classes=2, lr=3e-3, batch_size=32, patience=2, seed=5,
+                               init=good.state_dict())
+    assert rep2.best_step == 0 and rep2.best_val_accuracy == 1.0 and rep2.steps > 0
+    for (k, a), (_, b) in zip(good.state_dict().items(), kept.state_dict().items()):
+        assert np.array_equal(a.numpy(), b.numpy()), k
+    # weights that learned the opposite labels start wrong; fine-tuning turns them around
+    wrong, _ = fit_converged(x, 1 - y, classes=2, lr=3e-3, batch_size=32, patience=2, seed=0)
+    _, val = validation_split(y2, fraction=0.1,
+                              seed=int(np.random.SeedSequence(5).generate_state(3)[0]))
+    assert float((predict(wrong, x2[val]) == y2[val]).mean()) < 0.2
+    tuned, rep3 = fit_converged(x2, y2, classes=2, lr=3e-3, batch_size=32, patience=2, seed=5,
+                                init=wrong.state_dict())
+    assert rep3.best_step > 0 and rep3.best_val_accuracy > 0.9
+
+
 def test_bf16_autocast_fits_as_well_and_auto_is_fp32_where_bf16_is_emulated(monkeypatch):
     import torch
 
@@ -117,7 +138,7 @@ def test_sources_that_cannot_be_fitted_are_refused():
     ({"protocols": ("converged", "fixed")}, "protocols="),
     ({"network": "resnet"}, "network='resnet'"),
     ({"seeds": (0, 0)}, "seeds="),
-    ({"precision": "fp16"}, "precision='fp16': choose fp32, bf16, auto"),
+    ({"precision": "fp16"}, "precision='fp16': choose fp32, bf16 or auto"),
 ])
 def test_bad_convergence_settings_name_the_setting_and_its_range(setting, message):
     with pytest.raises(ConfigError, match=message):

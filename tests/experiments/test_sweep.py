@@ -76,8 +76,8 @@ def test_test_split_nonmembers_admit_the_two_halves_cell():
 
 @pytest.mark.parametrize("change, message", [
     ({"fractions": [0.0, 0.2]}, "in \\(0, 1\\)"),
-    ({"colour": 1}, "unknown key"),
-    ({"methods": ["vae"]}, "choose from"),
+    ({"colour": 1}, "unknown sweep key"),
+    ({"methods": ["vae"]}, "unknown \\['vae'\\]; choose privgan, gan or dpgan"),
     ({"symmetric": True, "other_fractions": [0.3]}, "symmetric"),
     ({"set": ["train.epochz=3"]}, "epochz"),
 ])

@@ -57,13 +57,13 @@ def test_two_owner_cells_keep_their_keys_and_run_seeds():
 
 
 @pytest.mark.parametrize("cells, message", [
-    ([[0.1]], r"cells entry \[0.1\] must list two or more owners' fractions"),
-    ([[0.1, 0.2, 0.0]], r"cells entry \[0.1, 0.2, 0.0\] has fraction\(s\) \[0.0\] outside \(0, 1\)"),
+    ([[0.1]], r"cells entry=\[0.1\]: need at least 2 owners"),
+    ([[0.1, 0.2, 0.0]], r"cells entry\[2\]=0.0 is not positive; each must be in \(0, 1\)"),
     ([[0.3, 0.3, 0.3, 0.1]], r"cells entry \[0.3, 0.3, 0.3, 0.1\] gives its owners 100% of each "
                              r"class, more than 95%; .*nonmembers_from"),
     ([[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]], r"cells entry \[0.1, 0.2, 0.3\] is listed twice"),
     ([[0.1, 0.2, 0.4]], r"uses fraction\(s\) \[0.4\] that are not in fractions"),
-    ([[0.1, "0.2", 0.3]], r"cells entry = '0.2' is a str; expected a number"),
+    ([[0.1, "0.2", 0.3]], r"cells\[0\]\[1\] = '0.2' is a str; expected a number"),
 ])
 def test_a_bad_n_owner_cell_is_refused_in_one_line(cells, message):
     with pytest.raises(ConfigError, match=message) as caught:
@@ -78,7 +78,7 @@ def test_a_bad_n_owner_cell_in_a_sweep_file_writes_nothing(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["sweep", str(path), "--out-dir", str(out), "--no-report"])
     assert res.exit_code == 2
-    assert "cells entry [0.3, 0.3, 0.3, 0.2] gives its owners 110% of each class" in " ".join(
+    assert "cells entry=[0.3, 0.3, 0.3, 0.2] sum to 1.1000 > 1" in " ".join(
         res.output.split())
     assert not out.exists()
 

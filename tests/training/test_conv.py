@@ -88,8 +88,8 @@ def test_batch_normalised_generator_keeps_models_apart_and_samples_row_by_row_in
 
 @pytest.mark.parametrize("overrides, message", [
     (["model.kind='conv'", "model.generator_norm='layer'"],
-     r"model.generator_norm='layer': choose none or batch; 'batch' needs model.kind='conv'"),
-    (["model.generator_norm='batch'"], r"model.generator_norm='batch': .*needs model.kind='conv'"),
+     r"model.generator_norm='layer': choose none or batch"),
+    (["model.generator_norm='batch'"], r"model.generator_norm='batch' needs model.kind='conv'"),
 ])
 def test_bad_generator_norm_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -16,10 +16,9 @@ from typing import Any
 
 import tomli_w
 
-from privshare.config import shares
+from privshare.config import rules, shares
 from privshare.config.renamed import renamed_message
-from privshare.config.schema import (ACCOUNTANTS, AUGMENTATIONS, GENERATOR_NORMS, MODEL_KINDS,
-                                     PRECISIONS, RunConfig)
+from privshare.config.schema import RunConfig
 
 PRESETS = ("quick", "conv", "paper", "tiny")
 MAIN_PRESET = "conv"  # what `privshare run` trains when no preset is named
@@ -29,47 +28,74 @@ class ConfigError(ValueError):
     """A configuration key or value is wrong; the message says how to fix it."""
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+_NOUNS = {float: "a number", int: "an integer", str: "a string", bool: "a boolean (true or false)"}
+_EXAMPLES = {float: "0.5", int: "1", str: '"name"', bool: "true"}
 
 
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Check ``value`` against a field's type hint and convert lists to tuples."""
-    origin = typing.get_origin(hint)
-    if origin is tuple:
+def _example(key: str, hint: Any, default: Any, example: str = "") -> str:
+    """`` e.g. key = <value>``: the field rule's example, else its default where it has the
+    hinted type."""
+    if example:
+        return f", e.g. {key} = {example}"
+    if typing.get_origin(hint) is tuple:
+        inner = typing.get_args(hint)[0]
+        item = default[0] if isinstance(default, tuple) and default else None
+        text = _value_text(item) if item is not None and typing.get_origin(inner) is None \
+            else _EXAMPLES.get(inner, "...")
+        return f", e.g. {key} = [{text}]"
+    ok = isinstance(default, hint) and not (isinstance(default, bool) and hint is not bool)
+    return f", e.g. {key} = {_value_text(default) if ok else _EXAMPLES[hint]}"
+
+
+def _value_text(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else \
+        f'"{v}"' if isinstance(v, str) else repr(v)
+
+
+def _coerce(value: Any, hint: Any, key: str, default: Any = None, example: str = "") -> Any:
+    """Check ``value`` against a field's type hint (lists become tuples); a mismatch raises
+    :class:`ConfigError` naming the key, the value, its type, the expected type and an example."""
+    if typing.get_origin(hint) is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r} ({type(value).__name__})")
+            raise ConfigError(f"{key} = {value!r} must be a list"
+                              f"{_example(key, hint, default, example)}")
         inner = typing.get_args(hint)[0]
         return tuple(_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if hint not in _NOUNS:  # pragma: no cover - a schema bug
+        raise ConfigError(f"{key}: unsupported type {hint!r}")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint in (int, float, str, bool):
-        if isinstance(value, bool) and hint is not bool:
-            raise ConfigError(f"{key}: expected {hint.__name__}, got boolean {value!r}")
-        if not isinstance(value, hint):
-            # steps_per_epoch accepts an integer written as a number.
-            if hint is str and isinstance(value, int):
-                return str(value)
-            raise ConfigError(
-                f"{key}: expected {hint.__name__}, got {value!r} ({type(value).__name__})"
-            )
+    if hint is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # steps_per_epoch accepts an integer written as a number
+    if isinstance(value, hint) and not (isinstance(value, bool) and hint is not bool):
         return value
-    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover - schema bug
+    kind = type(value).__name__
+    raise ConfigError(f"{key} = {value!r} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}; expected "
+                      f"{_NOUNS[hint]}{_example(key, hint, default, example)}")
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
 
 
 def build_settings(cls: type, data: dict[str, Any], *, prefix: str = "",
                    what: str = "config") -> Any:
     """``cls(**data)`` for a frozen settings dataclass, every value checked against its
-    field's type hint (lists become tuples, nested dataclasses come from tables).
+    field's type hint (lists become tuples, nested dataclasses come from tables) and its
+    declared rule (:mod:`privshare.config.rules`), every float checked finite.
 
-    The one type check of every settings class (run, evaluation); unknown keys
-    raise :class:`ConfigError` naming ``what`` and the allowed keys (a renamed key,
-    :mod:`privshare.config.renamed`, its name now). Range checks stay with each
-    class's validator.
+    The one loader of every settings class (run, evaluation, sweep, federated):
+    keys are the names a person writes (a field's metadata ``key``, else its
+    name); unknown keys raise :class:`ConfigError` naming ``what`` and the
+    allowed keys (a renamed key, :mod:`privshare.config.renamed`, its name
+    now), and so does a missing key of a field without a default. Rules that
+    tie fields together stay with each class's validator.
     """
-    types = _field_types(cls)
-    unknown = sorted(set(data) - set(types))
+    hints = typing.get_type_hints(cls)
+    by_key = {rules.written_key(f): f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(by_key))
     for key in unknown:
         if renamed := renamed_message(prefix + key, what=f"{what} key"):
             raise ConfigError(renamed)
@@ -77,18 +103,39 @@ def build_settings(cls: type, data: dict[str, Any], *, prefix: str = "",
         where = prefix.rstrip(".") or "top level"
         raise ConfigError(
             f"unknown {what} key(s) {', '.join(prefix + k for k in unknown)} in {where}; "
-            f"allowed: {', '.join(sorted(types))}"
+            f"allowed: {', '.join(sorted(by_key))}"
         )
+    missing = [k for k, f in by_key.items() if k not in data and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"missing {what} key(s) {', '.join(prefix + k for k in missing)}")
     kwargs = {}
-    for name, value in data.items():
-        hint = types[name]
+    for key, value in data.items():
+        f = by_key[key]
+        hint = hints[f.name]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
-                raise ConfigError(f"{prefix}{name}: expected a table, got {value!r}")
-            kwargs[name] = build_settings(hint, value, prefix=f"{prefix}{name}.", what=what)
+                raise ConfigError(f"{prefix}{key}: expected a table, got {value!r}")
+            kwargs[f.name] = build_settings(hint, value, prefix=f"{prefix}{key}.", what=what)
         else:
-            kwargs[name] = _coerce(value, hint, prefix + name)
-    return cls(**kwargs)
+            r = rules.field_rule(f)
+            kwargs[f.name] = _coerce(value, hint, prefix + key, _default(f), r.example if r else "")
+    settings = cls(**kwargs)
+    check_fields(settings, prefix)
+    return settings
+
+
+def check_fields(node: Any, prefix: str = "") -> None:
+    """ConfigError naming the first float of settings ``node`` (nested ones included) that is
+    not finite, else the first field that breaks its declared rule."""
+    check_finite(node, prefix)
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            check_fields(value, f"{prefix}{rules.written_key(f)}.")
+    problems = rules.rule_problems(node, prefix)
+    if problems:
+        raise ConfigError(problems[0])
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +315,7 @@ def non_finite_settings(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Every float setting of ``node`` (a config dataclass, nested) that is NaN or infinite."""
     out: list[tuple[str, Any]] = []
     for f in dataclasses.fields(node):
-        value, key = getattr(node, f.name), f"{prefix}{f.name}"
+        value, key = getattr(node, f.name), f"{prefix}{rules.written_key(f)}"
         if dataclasses.is_dataclass(value):
             out += non_finite_settings(value, f"{key}.")
         elif isinstance(value, float) and not math.isfinite(value):
@@ -279,9 +326,9 @@ def non_finite_settings(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def check_finite(node: Any) -> None:
+def check_finite(node: Any, prefix: str = "") -> None:
     """ConfigError naming the first NaN or infinite float setting of ``node``, if any."""
-    bad = non_finite_settings(node)
+    bad = non_finite_settings(node, prefix)
     if bad:
         key, value = bad[0]
         what = "must hold finite numbers only" if isinstance(value, list) else "must be a finite number"
@@ -304,20 +351,15 @@ def _check_split(config: RunConfig) -> None:
 
 
 def validate(config: RunConfig) -> None:
-    """Range checks that a type hint cannot express."""
+    """Checks that no single field's rule (:mod:`privshare.config.rules`) can express."""
     d, t, m = config.data, config.train, config.model
-    check_finite(config)
+    check_fields(config)
     _check(0 <= config.seed < 2 ** 63, f"seed={config.seed} must be in [0, 2**63), e.g. 0")
-    for name in ("epochs_privgan", "epochs_gan", "batch_size"):
-        _check(getattr(t, name) >= 1, f"train.{name}={getattr(t, name)} must be >= 1")
     _check_name(config.name)
     _check(len(set(d.classes)) == len(d.classes),
            f"data.classes={list(d.classes)} names class(es) "
            f"{sorted({c for c in d.classes if d.classes.count(c) > 1})} more than once; "
            "list each class once")
-    _check(config.export.grid_columns >= 1,
-           f"export.grid_columns={config.export.grid_columns} must be >= 1 (images per class "
-           "row of the PNG grid), e.g. 10")
     _check("privgan" not in config.train.methods or t.central_delay < t.epochs_privgan,
            f"train.central_delay={t.central_delay} >= train.epochs_privgan={t.epochs_privgan}: "
            "the central discriminator would never train and privGAN's privacy term would come "
@@ -326,89 +368,35 @@ def validate(config: RunConfig) -> None:
     _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            f"train.device={dev!r}: auto, cpu, cuda or cuda:N")
     _check_split(config)
-    known = {"privgan", "gan", "dpgan"}
-    _check(
-        bool(t.methods) and set(t.methods) <= known,
-        f"train.methods={list(t.methods)}: choose from {sorted(known)}",
-    )
-    _check(t.noise in ("per_owner", "shared"), f"train.noise={t.noise!r}: per_owner or shared")
-    _check(
-        t.precision in (*PRECISIONS, "fp64"),
-        f"train.precision={t.precision!r}: choose fp32, bf16, auto (bf16 where the hardware "
-        "has it, else fp32) or fp64",
-    )
     spe = t.steps_per_epoch
     _check(
         spe in ("largest", "smallest") or (spe.isdigit() and int(spe) > 0),
         f"train.steps_per_epoch={spe!r}: use 'largest', 'smallest' or a positive integer",
     )
-    for name in ("central_delay", "central_pretrain_epochs", "checkpoint_every"):
-        _check(getattr(t, name) >= 0, f"train.{name}={getattr(t, name)} must be >= 0")
-    for name in ("smoothing_privgan", "smoothing_gan"):
-        _check(0 < getattr(t, name) <= 1, f"train.{name}={getattr(t, name)} must be in (0, 1]")
-    _check(t.privacy_weight >= 0, f"train.privacy_weight={t.privacy_weight} must be >= 0")
-    bad = [a for a in t.augment if a not in AUGMENTATIONS]
-    _check(not bad and len(set(t.augment)) == len(t.augment),
-           f"train.augment={list(t.augment)}: distinct names from {list(AUGMENTATIONS)}, or []")
-    _check(t.r1_gamma >= 0, f"train.r1_gamma={t.r1_gamma} must be >= 0 (0 = off), e.g. 1.0")
-    _check(t.r1_every >= 1, f"train.r1_every={t.r1_every} must be >= 1 (1 = every D_i step)")
     _check(not (t.compile and t.r1_gamma > 0),
            f"train.compile=true with train.r1_gamma={t.r1_gamma}: R1 differentiates D_i's input "
            "gradient, which compiled graphs cannot; set train.compile=false or train.r1_gamma=0")
-    _check(0 <= t.ema_decay < 1, f"train.ema_decay={t.ema_decay} must be in [0, 1), e.g. 0.999 "
-           "(0 = no moving average)")
-    _check(m.latent_dim >= 1, f"model.latent_dim={m.latent_dim} must be >= 1")
-    _check(m.kind in MODEL_KINDS, f"model.kind={m.kind!r}: choose {' or '.join(MODEL_KINDS)}")
     g = m.minibatch_std
     _check(g == 0 or (g >= 2 and m.kind == "mlp" and t.batch_size % g == 0),
            f"model.minibatch_std={g}: 0 (off) or a group size >= 2 that divides train.batch_size="
            f"{t.batch_size}, with model.kind='mlp'")
-    _check(0 <= m.d_dropout < 1 and (m.d_dropout == 0 or m.kind == "mlp"),
-           f"model.d_dropout={m.d_dropout}: a rate in [0, 1), e.g. 0.3, with model.kind='mlp' "
-           "(0 = off)")
-    _check(m.generator_norm in GENERATOR_NORMS and (m.generator_norm == "none" or m.kind == "conv"),
-           f"model.generator_norm={m.generator_norm!r}: choose {' or '.join(GENERATOR_NORMS)}; "
-           "'batch' needs model.kind='conv'")
+    _check(m.d_dropout == 0 or m.kind == "mlp",
+           f"model.d_dropout={m.d_dropout} needs model.kind='mlp' (set it to 0 for conv networks)")
+    _check(m.generator_norm == "none" or m.kind == "conv",
+           f"model.generator_norm={m.generator_norm!r} needs model.kind='conv'; set "
+           "model.generator_norm=\"none\" for MLP networks")
     _check(not (m.spectral_norm and m.kind == "conv"),
            "model.spectral_norm=true is implemented for model.kind='mlp' only; set one of them")
-    _check(bool(m.conv_channels) and all(c >= 1 for c in m.conv_channels),
-           f"model.conv_channels={list(m.conv_channels)}: one or more positive channel counts, "
-           "e.g. [32, 64]")
-    _check(
-        all(w >= 1 for w in m.generator_widths + m.discriminator_widths)
-        and len(m.discriminator_widths) >= 1,
-        "model widths must be positive and the discriminator needs at least one hidden layer",
-    )
-    o = config.optim
-    _check(math.isfinite(o.lr) and o.lr > 0, f"optim.lr={o.lr} must be a number > 0, e.g. 2e-4")
-    for name in ("beta1", "beta2"):
-        v = getattr(o, name)
-        _check(0 <= v < 1, f"optim.{name}={v} must be in [0, 1) (Adam's moment decay), e.g. 0.5")
-    _check(math.isfinite(o.eps) and o.eps > 0, f"optim.eps={o.eps} must be a number > 0, e.g. 1e-7")
-    _check(0 <= m.leaky_slope < 1, f"model.leaky_slope={m.leaky_slope} must be in [0, 1), e.g. 0.2")
-    _check(math.isfinite(m.first_layer_std) and m.first_layer_std > 0,
-           f"model.first_layer_std={m.first_layer_std} must be a number > 0, e.g. 0.02")
-    _check(config.export.samples_per_class >= 1, "export.samples_per_class must be >= 1")
     _validate_dpsgd(config)
 
 
 def _validate_dpsgd(config: RunConfig) -> None:
-    """The ``dpsgd`` section, and the settings the per-row gradients of ``dpgan`` cannot take.
+    """The settings the per-row gradients of ``dpgan`` cannot take.
 
     Whether a target epsilon is reachable depends on the rows of each class,
     so that is checked once the partition is known (``privshare.training.accounting``).
     """
-    p, t, m = config.dpsgd, config.train, config.model
-    _check(p.target_epsilon > 0,
-           f"dpsgd.target_epsilon={p.target_epsilon} must be > 0, e.g. 1 or 10")
-    _check(0 < p.delta < 1, f"dpsgd.delta={p.delta} must be in (0, 1) and below 1 / rows of a "
-           "class, e.g. 1e-5")
-    _check(p.max_grad_norm > 0, f"dpsgd.max_grad_norm={p.max_grad_norm} must be > 0 (the clipping "
-           "norm C of each real row's gradient), e.g. 1.0")
-    _check(p.noise_multiplier >= 0, f"dpsgd.noise_multiplier={p.noise_multiplier} must be >= 0 "
-           "(0 = derive it from dpsgd.target_epsilon), e.g. 1.1")
-    _check(p.accountant in ACCOUNTANTS,
-           f"dpsgd.accountant={p.accountant!r}: choose {' or '.join(ACCOUNTANTS)}")
+    t, m = config.train, config.model
     if "dpgan" not in t.methods:
         return
     _check(m.kind == "mlp", f"model.kind={m.kind!r} cannot train with train.methods containing "

@@ -19,17 +19,22 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from importlib import resources
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from privshare.config import ConfigError, parse_override
-from privshare.config.loading import build_settings, check_finite
-from privshare.config.renamed import renamed_message
+from privshare.config import PRESETS, ConfigError, parse_override
+from privshare.config.loading import build_settings, check_fields
+from privshare.config.rules import rule
 from privshare.config.schema import PRECISIONS
 
 UTILITY_SOURCES = ("real_own", "real_pooled", "gan", "privgan", "privgan_pooled",
-                   "own+gan", "own+privgan", "own+privgan_pooled", "dpgan", "own+dpgan")
+                   "own+gan", "own+privgan", "own+privgan_pooled", "dpgan", "own+dpgan",
+                   # fitted on the synthetic source, then fine-tuned on the owner's own rows
+                   "gan>own", "privgan>own", "privgan_pooled>own", "dpgan>own")
+# measured unless a preset or setting says otherwise: every source but the fine-tuned ones,
+# which came later (stores of sweeps begun before them stay alike from cell to cell)
+DEFAULT_SOURCES = UTILITY_SOURCES[:10]
 POOLED_SOURCES = ("real_pooled", "privgan_pooled")  # every owner's rows together (owner "all")
 PROTOCOLS = ("converged", "paper")
 NETWORK_NAMES = ("small", "reference")
@@ -48,48 +53,86 @@ class EvaluationError(ValueError):
 class EvalConfig:
     """How a run is measured: utility classifiers, image quality, attacks."""
 
-    seeds: tuple[int, ...] = (0, 1, 2)  # evaluation seeds: each redraws samples, splits, pools, classifiers
+    # evaluation seeds: each redraws samples, splits, pools, classifiers
+    seeds: tuple[int, ...] = field(
+        default=(0, 1, 2), metadata=rule(">= 0", nonempty=True, distinct=True, example="[0, 1, 2]"))
     # utility: a classifier trained on one source, tested on the real test split
-    utility_sources: tuple[str, ...] = UTILITY_SOURCES  # subset of UTILITY_SOURCES
-    samples: int = 3000  # generated training rows per synthetic source (paper: 3000)
-    real_rows: int = 0  # cap on a real source's training rows (0 = all the owner's rows)
-    protocols: tuple[str, ...] = ("converged",)  # converged | paper; the first one gives "accuracy"
+    # subset of UTILITY_SOURCES
+    utility_sources: tuple[str, ...] = field(
+        default=DEFAULT_SOURCES, metadata=rule(choices=UTILITY_SOURCES, distinct=True))
+    # generated training rows per synthetic source (paper: 3000)
+    samples: int = field(default=3000, metadata=rule(">= 1"))
+    # cap on a real source's training rows (0 = all the owner's rows)
+    real_rows: int = field(default=0, metadata=rule(">= 0", note="0 = no limit"))
+    # converged | paper; the first one gives "accuracy"
+    protocols: tuple[str, ...] = field(
+        default=("converged",), metadata=rule(choices=PROTOCOLS, nonempty=True, distinct=True))
     # converged protocol: train until validation accuracy (source's own rows) stops improving
-    network: str = "small"  # small (16/32-channel CNN) | reference (the privGAN code's CNN)
-    fit_lr: float = 2e-3  # Adam learning rate (betas 0.9, 0.999)
-    fit_batch_size: int = 256  # rows per step
-    val_fraction: float = 0.1  # share of each class of a source held out for validation, in (0, 0.5]
-    patience: int = 5  # validation checks without improvement before stopping
-    check_every: int = 0  # steps between validation checks (0 = one pass over the rows, >= 20 steps)
-    max_steps: int = 2000  # cap on optimizer steps per classifier
+    # small (16/32-channel CNN) | reference (the privGAN code's CNN)
+    network: str = field(default="small", metadata=rule(choices=NETWORK_NAMES))
+    # Adam learning rate (betas 0.9, 0.999)
+    fit_lr: float = field(default=2e-3, metadata=rule("> 0", example="2e-3"))
+    fit_batch_size: int = field(default=256, metadata=rule(">= 1"))  # rows per step
+    # share of each class of a source held out for validation, in (0, 0.5]
+    val_fraction: float = field(default=0.1, metadata=rule("(0, 0.5]", example="0.1"))
+    # validation checks without improvement before stopping
+    patience: int = field(default=5, metadata=rule(">= 1"))
+    # steps between validation checks (0 = one pass over the rows, >= 20 steps)
+    check_every: int = field(default=0, metadata=rule(">= 0", note="0 = one pass over the rows"))
+    # cap on optimizer steps per classifier
+    max_steps: int = field(default=2000, metadata=rule(">= 1"))
     # paper protocol: fixed budget, the reference CNN
-    paper_sources: tuple[str, ...] = UTILITY_SOURCES  # sources it is run on, when not the first protocol
-    epochs: int = 25  # classifier epochs over `samples` rows (paper: 25)
+    # sources it is run on, when not the first protocol
+    paper_sources: tuple[str, ...] = field(
+        default=UTILITY_SOURCES, metadata=rule(choices=UTILITY_SOURCES, distinct=True))
+    # classifier epochs over `samples` rows (paper: 25)
+    epochs: int = field(default=25, metadata=rule(">= 1"))
     equal_steps: bool = True  # all sources train epochs * ceil(samples / batch) steps (false: own rows)
-    batch_size: int = 256  # classifier batch (paper: 256)
-    optimizer: str = "adam"  # adam (paper: lr 2e-4, beta1 0.5) | adadelta (privGAN code: lr 1.0)
-    lr: float = 2e-4  # classifier learning rate
+    batch_size: int = field(default=256, metadata=rule(">= 1"))  # classifier batch (paper: 256)
+    # adam (paper: lr 2e-4, beta1 0.5) | adadelta (privGAN code: lr 1.0)
+    optimizer: str = field(default="adam", metadata=rule(choices=("adam", "adadelta")))
+    # classifier learning rate
+    lr: float = field(default=2e-4, metadata=rule("> 0", example="2e-4"))
     # image quality on the penultimate features of a classifier (`network`) trained on real train rows
-    feature_rows: int = 10000  # real train rows the feature classifier learns from (0 = all)
-    feature_epochs: int = 5  # its epochs
-    neighbours: int = 3  # k of the k-NN manifolds of precision / recall (Kynkaanniemi 2019)
-    quality_rows: int = 3000  # rows of each side precision / recall compare (0 = all; equal n across sources)
+    # real train rows the feature classifier learns from (0 = all)
+    feature_rows: int = field(default=10000, metadata=rule(">= 0", note="0 = no limit"))
+    feature_epochs: int = field(default=5, metadata=rule(">= 1"))  # its epochs
+    # k of the k-NN manifolds of precision / recall (Kynkaanniemi 2019)
+    neighbours: int = field(default=3, metadata=rule(">= 1"))
+    # rows of each side precision / recall compare (0 = all; equal n across sources)
+    quality_rows: int = field(default=3000, metadata=rule(">= 0", note="0 = no limit"))
     # membership attacks
-    attacks: tuple[str, ...] = ATTACK_SOURCES  # subset of ATTACK_SOURCES
-    members: int = 200  # members per owner and class in an attack pool (paper: 200)
-    nonmembers: int = 800  # non-members per class (paper: pool of ~1000, base rate 0.2)
-    nonmembers_from: str = "train"  # train (rows no owner holds) | test (the test split, as the paper's Fig. 7)
-    fpr_levels: tuple[float, ...] = (0.01, 0.001)  # report TPR at these false-positive rates
-    confidence: float = 0.95  # Clopper-Pearson level of the TPR intervals
-    bins: int = 50  # histogram bins of the total-variation distance (privGAN code: 50)
-    blackbox_samples: int = 10000  # generated rows per class the black-box attacker draws
-    blackbox_space: str = "pca"  # pca (privGAN code) | pixels: where distances are measured
-    blackbox_components: int = 40  # PCA dimensions, fitted on the real test split (code: 40)
+    # subset of ATTACK_SOURCES
+    attacks: tuple[str, ...] = field(
+        default=ATTACK_SOURCES, metadata=rule(choices=ATTACK_SOURCES, distinct=True))
+    # members per owner and class in an attack pool (paper: 200)
+    members: int = field(default=200, metadata=rule(">= 1"))
+    # non-members per class (paper: pool of ~1000, base rate 0.2)
+    nonmembers: int = field(default=800, metadata=rule(">= 1"))
+    # train (rows no owner holds) | test (the test split, as the paper's Fig. 7)
+    nonmembers_from: str = field(default="train", metadata=rule(choices=NONMEMBER_SPLITS))
+    # report TPR at these false-positive rates
+    fpr_levels: tuple[float, ...] = field(
+        default=(0.01, 0.001), metadata=rule("(0, 1)", example="[0.01, 0.001]"))
+    # Clopper-Pearson level of the TPR intervals
+    confidence: float = field(default=0.95, metadata=rule("(0, 1)", example="0.95"))
+    # histogram bins of the total-variation distance (privGAN code: 50)
+    bins: int = field(default=50, metadata=rule(">= 1"))
+    # generated rows per class the black-box attacker draws
+    blackbox_samples: int = field(default=10000, metadata=rule(">= 1"))
+    # pca (privGAN code) | pixels: where distances are measured
+    blackbox_space: str = field(default="pca", metadata=rule(choices=("pca", "pixels")))
+    # PCA dimensions, fitted on the real test split (code: 40)
+    blackbox_components: int = field(default=40, metadata=rule(">= 1"))
     # runtime
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
-    precision: str = "fp32"  # classifiers' training passes: fp32 | bf16 (autocast) | auto (bf16 where native); predictions fp32
-    threads: int = 0  # torch CPU threads while evaluating (0 = leave torch's setting)
-    workers: int = 1  # processes training classifiers and attacking at once, one thread each (0 = one per torch thread)
+    # classifiers' training passes: fp32 | bf16 (autocast) | auto (bf16 where native); predictions fp32
+    precision: str = field(
+        default="fp32", metadata=rule(choices=PRECISIONS, note="auto = bf16 only where the CPU or GPU multiplies bf16 natively"))
+    # torch CPU threads while evaluating (0 = leave torch's setting)
+    threads: int = field(default=0, metadata=rule(">= 0", note="0 = torch's setting"))
+    # processes training classifiers and attacking at once, one thread each (0 = one per torch thread)
+    workers: int = field(default=1, metadata=rule(">= 0", note="0 = one per torch thread"))
 
 
 def _check(ok: bool, message: str) -> None:
@@ -98,43 +141,9 @@ def _check(ok: bool, message: str) -> None:
 
 
 def validate_eval_config(c: EvalConfig) -> EvalConfig:
-    """Range checks a type hint cannot express; returns ``c``."""
-    check_finite(c)
-    bad = sorted(set(c.utility_sources) - set(UTILITY_SOURCES))
-    _check(not bad, f"utility_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
-    _check(bool(c.protocols) and not set(c.protocols) - set(PROTOCOLS)
-           and len(set(c.protocols)) == len(c.protocols),
-           f"protocols={list(c.protocols)}: one or more distinct of {list(PROTOCOLS)}")
-    _check(bool(c.seeds) and min(c.seeds) >= 0 and len(set(c.seeds)) == len(c.seeds),
-           f"seeds={list(c.seeds)}: give one or more distinct seeds >= 0, e.g. [0, 1, 2]")
-    _check(c.network in NETWORK_NAMES, f"network={c.network!r}: choose {' or '.join(NETWORK_NAMES)}")
-    _check(0 < c.val_fraction <= 0.5, f"val_fraction={c.val_fraction} must be in (0, 0.5], e.g. 0.1")
-    _check(c.fit_lr > 0, f"fit_lr={c.fit_lr} must be > 0, e.g. 2e-3")
-    bad = sorted(set(c.paper_sources) - set(UTILITY_SOURCES))
-    _check(not bad, f"paper_sources: unknown {bad}; choose from {list(UTILITY_SOURCES)}")
-    bad = sorted(set(c.attacks) - set(ATTACK_SOURCES))
-    for name in bad:
-        if renamed := renamed_message(name, what="attack source"):
-            raise ConfigError(f"attacks: {renamed}")
-    _check(not bad, f"attacks: unknown {bad}; choose from {list(ATTACK_SOURCES)}")
-    for name in ("samples", "epochs", "batch_size", "fit_batch_size", "patience", "max_steps",
-                 "feature_epochs", "neighbours", "members",
-                 "nonmembers", "bins", "blackbox_samples", "blackbox_components"):
-        _check(getattr(c, name) >= 1, f"{name}={getattr(c, name)} must be >= 1")
-    for name in ("real_rows", "feature_rows", "check_every", "quality_rows"):
-        _check(getattr(c, name) >= 0, f"{name}={getattr(c, name)} must be >= 0 (0 = no limit)")
-    _check(c.threads >= 0, f"threads={c.threads} must be >= 0 (0 = torch's setting)")
-    _check(c.workers >= 0, f"workers={c.workers} must be >= 0 (0 = one per torch thread)")
-    _check(c.optimizer in ("adam", "adadelta"), f"optimizer={c.optimizer!r}: adam or adadelta")
-    _check(c.lr > 0, f"lr={c.lr} must be > 0")
-    _check(all(0 < f < 1 for f in c.fpr_levels), f"fpr_levels={list(c.fpr_levels)}: each in (0, 1)")
-    _check(0 < c.confidence < 1, f"confidence={c.confidence} must be in (0, 1), e.g. 0.95")
-    _check(c.nonmembers_from in NONMEMBER_SPLITS,
-           f"nonmembers_from={c.nonmembers_from!r}: {' or '.join(NONMEMBER_SPLITS)}")
-    _check(c.blackbox_space in ("pca", "pixels"), f"blackbox_space={c.blackbox_space!r}: pca or pixels")
-    _check(c.precision in PRECISIONS,
-           f"precision={c.precision!r}: choose {', '.join(PRECISIONS)} (auto = bf16 only "
-           f"where the CPU or GPU multiplies bf16 natively)")
+    """Checks no single field's rule expresses (the rules: :mod:`privshare.config.rules`);
+    returns ``c``."""
+    check_fields(c)
     _check(c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
            f"device={c.device!r}: cpu, cuda, cuda:N or auto")
     return c
@@ -150,7 +159,7 @@ def eval_config_to_dict(config: EvalConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
-EVAL_PRESETS = ("quick", "conv", "paper", "tiny")  # one per run preset, same names
+EVAL_PRESETS = PRESETS  # one evaluation preset per run preset, same names
 
 
 def _preset_data(name: str) -> dict[str, Any]:

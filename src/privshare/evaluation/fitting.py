@@ -87,6 +87,7 @@ def fit_converged(
     device: torch.device | str = "cpu",
     precision: str = "fp32",
     name: str = "source",
+    init: dict[str, torch.Tensor] | None = None,
 ) -> tuple[nn.Module, FitReport]:
     """Fit a CNN on uint8 images ``x`` (n, H, W), class positions ``y`` (n,) to convergence.
 
@@ -94,7 +95,11 @@ def fit_converged(
     :class:`FitReport`. ``precision``: fp32, or bf16 / auto autocast of the
     training forward passes (weights and Adam stay fp32); the validation
     checks always predict in fp32, so the stopping point is chosen on exact
-    scores. Same inputs and seed give the same weights.
+    scores. ``init``: a state dict of the same network to start from instead
+    of fresh weights (fine-tuning a classifier fitted on other rows); the
+    optimizer starts afresh, and the starting weights are validated first, so
+    they are kept (``best_step`` 0) if no step improves on them. Same inputs,
+    seed and ``init`` give the same weights.
     """
     check_source(y, name=name, val_fraction=val_fraction)
     device = torch.device(device)
@@ -105,6 +110,8 @@ def fit_converged(
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seeds[2]))
         model = NETWORKS[network](image_shape=tuple(x.shape[1:]), classes=classes).to(device)
+        if init is not None:
+            model.load_state_dict(init)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         inputs = _as_input(x[train], device)
         targets = torch.from_numpy(y[train].astype(np.int64)).to(device)
@@ -112,6 +119,8 @@ def fit_converged(
         per_epoch = -(-len(train) // batch_size)
         every = check_every or max(per_epoch, MIN_CHECK_STEPS)
         best_acc, best_step, best_state, bad, step = -1.0, 0, None, 0, 0
+        if init is not None:  # the starting weights compete too: fine-tuning may only help
+            best_acc, best_state = float((predict(model, x_val) == y_val).mean()), copy.deepcopy(init)
         model.train()
         while step < max_steps and bad < patience:
             if step % per_epoch == 0:

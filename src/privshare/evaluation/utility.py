@@ -11,7 +11,14 @@ Sec. IV-A; the last three are the choices an owner really has):
 - ``own+gan``, ``own+privgan``, ``own+privgan_pooled``: j's own real rows
   plus the same synthetic rows as ``gan`` / ``privgan`` / ``privgan_pooled``;
 - ``dpgan``, ``own+dpgan``: samples of j's differentially private local GAN
-  (its D trained by DP-SGD), alone or added to j's own rows.
+  (its D trained by DP-SGD), alone or added to j's own rows;
+- ``gan>own``, ``privgan>own``, ``privgan_pooled>own``, ``dpgan>own``: the
+  classifier fitted on the synthetic source before ``>`` (the very same fit
+  that source reports), then fine-tuned on j's own real rows until
+  validation accuracy on those rows stops improving (the starting weights
+  compete, so fine-tuning is kept only where it helps). Adding 3000 synthetic
+  rows to an owner's 1200 real ones outvotes them; starting from the
+  synthetic rows and finishing on the real ones does not.
 
 A synthetic part has ``samples`` rows, spread evenly over the classes (and,
 for ``privgan_pooled``, over the generators of the owners that hold each
@@ -54,14 +61,18 @@ from privshare.seeding import CENTRAL
 log = logging.getLogger(__name__)
 METHOD = {"gan": "gan", "privgan": "privgan", "privgan_pooled": "privgan", "dpgan": "dpgan"}
 OWN = "own+"  # prefix of the sources that add synthetic rows to the owner's own real rows
+TUNED = ">own"  # suffix of the sources fitted on synthetic rows, then fine-tuned on own rows
 
 
 def parts(source: str) -> tuple[str | None, str | None]:
-    """(real part, synthetic part) of a source name, e.g. ``own+gan`` -> (real_own, gan)."""
+    """(real part, synthetic part) of a source name, e.g. ``own+gan`` -> (real_own, gan),
+    ``gan>own`` -> (real_own, gan)."""
     if source.startswith("real"):
         return source, None
     if source.startswith(OWN):
         return "real_own", source.removeprefix(OWN)
+    if source.endswith(TUNED):
+        return "real_own", source.removesuffix(TUNED)
     return None, source
 
 
@@ -82,10 +93,12 @@ def _subset(n: int, cap: int, *, seed: int) -> np.ndarray:
 
 def _wanted(run: Run, config: EvalConfig) -> list[str]:
     """The configured sources this run can feed (a source needs its generator's method)."""
+    asked = set(config.utility_sources)
+    asked |= {parts(s)[1] for s in asked if s.endswith(TUNED)}  # a fine-tuned fit starts from it
     out = []
     for s in UTILITY_SOURCES:
         synthetic = parts(s)[1]
-        if s in config.utility_sources and (synthetic is None or METHOD[synthetic] in run.methods):
+        if s in asked and (synthetic is None or METHOD[synthetic] in run.methods):
             out.append(s)
     return out
 
@@ -106,7 +119,8 @@ def training_sets(
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     """(source, owner) -> (uint8 images (n, H, W), labels (n,)) for ``config.utility_sources``.
 
-    Sources whose generator the run lacks are left out.
+    Sources whose generator the run lacks are left out; a fine-tuned source
+    (``gan>own``) holds the own rows it is fine-tuned on.
     """
     root, c, n_owners = run.config.seed, len(run.classes), run.owners
     cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -134,6 +148,9 @@ def training_sets(
     for source in _wanted(run, config):
         for owner in [R.ALL] if source in POOLED else [str(j) for j in range(n_owners)]:
             real, synthetic = parts(source)
+            if source.endswith(TUNED):  # fine-tuned on own rows; fitted first on `synthetic`'s set
+                sets[(source, owner)] = part(real, owner)
+                continue
             pieces = ([part(real, owner)] if real else []) + (
                 [part(synthetic, R.ALL if synthetic in POOLED else owner)] if synthetic else [])
             sets[(source, owner)] = (np.concatenate([p[0] for p in pieces]),
@@ -207,8 +224,9 @@ def _quality_rows(real: np.ndarray, fake: np.ndarray, *, config: EvalConfig, sou
 
 
 def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, classes: int, config: EvalConfig,
-         steps: int | None, seed: int, device, name: str):
-    """One classifier on one source; returns (model, extra rows' values)."""
+         steps: int | None, seed: int, device, name: str, init: dict | None = None):
+    """One classifier on one source (``init``: converged protocol, weights to fine-tune);
+    returns (model, extra rows' values)."""
     if protocol == "paper":
         model = train_classifier(
             x, y, classes=classes, epochs=config.epochs, steps=steps,
@@ -219,7 +237,7 @@ def _fit(x: np.ndarray, y: np.ndarray, *, protocol: str, classes: int, config: E
         x, y, classes=classes, network=config.network, lr=config.fit_lr,
         batch_size=config.fit_batch_size, val_fraction=config.val_fraction,
         patience=config.patience, check_every=config.check_every, max_steps=config.max_steps,
-        seed=seed, device=device, precision=config.precision, name=name)
+        seed=seed, device=device, precision=config.precision, name=name, init=init)
     return model, {R.FIT_STEPS: (rep.steps, rep.train_rows), R.FIT_BEST_STEP: (rep.best_step, None),
                    R.FIT_VAL_ACCURACY: (rep.best_val_accuracy, rep.val_rows),
                    R.FIT_CAPPED: (float(rep.capped), None)}
@@ -232,16 +250,28 @@ class FitOutcome:
     pred: np.ndarray  # class positions predicted for the test rows (m,)
     extra: dict[str, tuple[float, int | None]]  # fit metric -> (value, n)
     seconds: float
+    tuned: dict[str, FitOutcome] = field(default_factory=dict)  # owner -> fine-tuned on its rows
 
 
 def fit_source(x: np.ndarray, y: np.ndarray, *, x_test: np.ndarray, protocol: str, classes: int,
-               config: EvalConfig, steps: int | None, seed: int, device, name: str) -> FitOutcome:
-    """Train one classifier on a source (uint8 ``x``, class positions ``y``), predict ``x_test``."""
+               config: EvalConfig, steps: int | None, seed: int, device, name: str,
+               tune: tuple[dict[str, Any], ...] = ()) -> FitOutcome:
+    """Train one classifier on a source (uint8 ``x``, class positions ``y``), predict ``x_test``;
+    then, for each of ``tune`` (``owner``, ``x``, ``y``, ``seed``, ``name``), fine-tune a copy
+    of it on those rows and predict ``x_test`` again (:attr:`FitOutcome.tuned`)."""
     start = time.perf_counter()
     model, extra = _fit(x, y, protocol=protocol, classes=classes, config=config, steps=steps,
                         seed=seed, device=device, name=name)
     pred = predict(model, x_test)  # fp32 whatever the training precision
-    return FitOutcome(pred=pred, extra=extra, seconds=time.perf_counter() - start)
+    outcome = FitOutcome(pred=pred, extra=extra, seconds=time.perf_counter() - start)
+    state = model.state_dict()
+    for t in tune:
+        begin = time.perf_counter()
+        tuned, extra = _fit(t["x"], t["y"], protocol=protocol, classes=classes, config=config,
+                            steps=steps, seed=t["seed"], device=device, name=t["name"], init=state)
+        outcome.tuned[t["owner"]] = FitOutcome(pred=predict(tuned, x_test), extra=extra,
+                                               seconds=time.perf_counter() - begin)
+    return outcome
 
 
 @dataclass
@@ -271,16 +301,30 @@ def plan_utility(run: Run, *, dataset: Dataset, partition: Partition, config: Ev
                     classes=classes, config=config, device=device,
                     seed=R.stream_seed(0, seed, R.FEATURES, 1))  # seeded by the evaluation seed only
     steps = config.epochs * -(-config.samples // config.batch_size) if config.equal_steps else None
-    fits = []
+    fits, tune = [], {}
     for (source, owner), (x, y) in sets.items():
         k, key = UTILITY_SOURCES.index(source), CENTRAL if owner == R.ALL else int(owner)
         for p, protocol in enumerate(config.protocols):
             if p > 0 and protocol == "paper" and source not in config.paper_sources:
                 continue
+            job = dict(x=x, y=run.class_index(y), name=f"{source} (owner {owner})",
+                       seed=R.stream_seed(root, seed, R.UTILITY, k, key, p))
+            if source.endswith(TUNED):  # rides on the job of the source it starts from
+                if protocol == "converged":
+                    start = parts(source)[1]
+                    tune.setdefault((start, R.ALL if start in POOLED else owner, protocol, p),
+                                    []).append({**job, "owner": owner})
+                continue
             fits.append(((source, owner, protocol, p), dict(
-                x=x, y=run.class_index(y), x_test=x_test, protocol=protocol, classes=classes,
-                config=config, steps=steps, device=device, name=f"{source} (owner {owner})",
-                seed=R.stream_seed(root, seed, R.UTILITY, k, key, p))))
+                **job, x_test=x_test, protocol=protocol, classes=classes, config=config,
+                steps=steps, device=device)))
+    for key, kw in fits:
+        kw["tune"] = tuple(tune.pop(key, ()))
+    for (start, _, _, _), jobs in tune.items():  # its start was left out (one class only)
+        for t in jobs:
+            log.warning("utility: %s%s left out for owner %s: no %s classifier to start from",
+                        start, TUNED, t["owner"], start)
+            sets.pop((start + TUNED, t["owner"]), None)
     return UtilityPlan(seed=seed, sets=sets, x_test=x_test, y_test=y_test, features=features,
                        fits=fits)
 
@@ -288,12 +332,22 @@ def plan_utility(run: Run, *, dataset: Dataset, partition: Partition, config: Ev
 def utility_jobs(plan: UtilityPlan) -> list[Job]:
     """The feature network, then one job per classifier (``cost``: its training rows)."""
     jobs = [Job(feature_network, plan.features, cost=len(plan.features["x"]))]
-    return jobs + [Job(fit_source, kw, cost=len(kw["x"])) for _, kw in plan.fits]
+    return jobs + [Job(fit_source, kw, cost=len(kw["x"]) + sum(len(t["x"]) for t in kw["tune"]))
+                   for _, kw in plan.fits]
 
 
 def log_fit(plan: UtilityPlan, index: int, outcome: FitOutcome) -> None:
-    """One progress line per finished classifier (``index`` into ``plan.fits``)."""
+    """One progress line per finished classifier (``index`` into ``plan.fits``), and one per
+    copy of it fine-tuned on an owner's rows."""
     (source, owner, protocol, _), kw = plan.fits[index]
+    _log_fit(plan, outcome, source=source, owner=owner, protocol=protocol, rows=len(kw["x"]))
+    for t in kw["tune"]:
+        _log_fit(plan, outcome.tuned[t["owner"]], source=source + TUNED, owner=t["owner"],
+                 protocol=protocol, rows=len(t["x"]))
+
+
+def _log_fit(plan: UtilityPlan, outcome: FitOutcome, *, source: str, owner: str, protocol: str,
+             rows: int) -> None:
     accuracy = float((outcome.pred == plan.y_test).mean())
     steps = outcome.extra.get(R.FIT_STEPS)
     detail = "" if steps is None else (
@@ -301,7 +355,7 @@ def log_fit(plan: UtilityPlan, index: int, outcome: FitOutcome) -> None:
         f"accuracy {outcome.extra[R.FIT_VAL_ACCURACY][0]:.3f}"
         + " (step cap reached)" * bool(outcome.extra[R.FIT_CAPPED][0]))
     log.info("utility: %s owner %s, %d rows, %s protocol (seed %d): test accuracy %.3f%s, %.0f s",
-             source, owner, len(kw["x"]), protocol, plan.seed, accuracy, detail, outcome.seconds)
+             source, owner, rows, protocol, plan.seed, accuracy, detail, outcome.seconds)
 
 
 def fit_logger(plan: UtilityPlan):
@@ -318,6 +372,9 @@ def utility_rows(run: Run, plan: UtilityPlan, *, features: nn.Module, fits: list
     """Accuracy rows (overall and per class, per protocol) and image quality of every source."""
     root, seed = run.config.seed, plan.seed
     outcome = {key: f for (key, _), f in zip(plan.fits, fits)}
+    for (start, _, protocol, p), f in list(outcome.items()):
+        for owner, tuned in f.tuned.items():
+            outcome[(start + TUNED, owner, protocol, p)] = tuned
     real_features = embed(features, plan.x_test, precision=config.precision)
     out = UtilityResult()
     for (source, owner), (x, _) in plan.sets.items():
@@ -332,6 +389,8 @@ def utility_rows(run: Run, plan: UtilityPlan, *, features: nn.Module, fits: list
                                        owner=owner, seed=seed, metric=metric)
             out.rows += [R.metric_row(source=source, owner=owner, seed=seed, metric=m, cls=R.ALL,
                                       value=v, n=n) for m, (v, n) in fit.extra.items()]
+        if source.endswith(TUNED):  # its rows are the owner's own, measured as real_own
+            continue
         out.rows += _quality_rows(real_features, embed(features, x, precision=config.precision),
                                   config=config, source=source, owner=owner, seed=seed,
                                   sample_seed=R.stream_seed(root, seed, R.FEATURES, k, key))

@@ -30,13 +30,16 @@ from __future__ import annotations
 import functools
 import importlib
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from privshare.config import ConfigError, RunConfig, load_config
-from privshare.config.loading import read_toml
+from privshare.config import PRESETS, ConfigError, RunConfig, load_config
+from privshare.config import shares
+from privshare.config.loading import build_settings, read_toml
+from privshare.config.rules import rule
+from privshare.config.schema import METHODS
 from privshare.experiments.axes import Axes, combinations, parse_axes
 from privshare.experiments.axes import apply as apply_axes
 
@@ -51,19 +54,33 @@ class SweepSpec:
     """One sweep: a base run configuration and the grid laid over it."""
 
     name: str  # folder name of the sweep under --out-dir
-    preset: str  # run preset every cell starts from (quick | conv | paper | tiny)
-    fractions: tuple[float, ...]  # owner 0's share of each class's train rows (grid rows)
-    other_fractions: tuple[float, ...] = ()  # owner 1's share (columns; () = same as fractions)
-    methods: tuple[str, ...] = ("privgan", "gan")  # privgan cells and/or local-GAN (gan, dpgan) cells
-    seeds: tuple[int, ...] = (0,)  # replicate root seeds; each cell derives its own run seed
+    preset: str = field(metadata=rule(choices=PRESETS))  # run preset every cell starts from
+    # owner 0's share of each class's train rows (grid rows)
+    fractions: tuple[float, ...] = field(
+        metadata=rule("(0, 1)", nonempty=True, distinct=True, example="[0.2]"))
+    # owner 1's share (columns; () = same as fractions)
+    other_fractions: tuple[float, ...] = field(
+        default=(), metadata=rule("(0, 1)", distinct=True, example="[0.2]"))
+    # privgan cells and/or local-GAN (gan, dpgan) cells
+    methods: tuple[str, ...] = field(
+        default=("privgan", "gan"), metadata=rule(choices=METHODS, nonempty=True, distinct=True))
+    # replicate root seeds; each cell derives its own run seed
+    seeds: tuple[int, ...] = field(default=(0,), metadata=rule(">= 0", nonempty=True, distinct=True))
     symmetric: bool = False  # train privGAN only for f0 <= f1 and mirror the rest
-    overrides: tuple[str, ...] = ()  # "section.key=value" applied to every cell's config
-    eval_seeds: tuple[int, ...] = (0,)  # classifier seeds handed to the evaluation
+    # "section.key=value" applied to every cell's config
+    overrides: tuple[str, ...] = field(default=(), metadata={"key": "set"})
+    # classifier seeds handed to the evaluation
+    eval_seeds: tuple[int, ...] = field(
+        default=(0,), metadata=rule(">= 0", nonempty=True, distinct=True))
     evaluator: str = EVALUATOR  # "module:function" called as f(run, seeds=eval_seeds) -> rows
-    evaluation: tuple[str, ...] = ()  # "key=value" evaluation settings (TOML key `evaluate`)
-    cells: tuple[tuple[float, ...], ...] = ()  # explicit privGAN cells (f0, f1, ...), not the cross
-    cpus_per_cell: float = 1.0  # what each cell asks of a Ray cluster (--engine ray)
-    gpus_per_cell: float = 0.0  # fractions let several cells share one GPU
+    # "key=value" evaluation settings
+    evaluation: tuple[str, ...] = field(default=(), metadata={"key": "evaluate"})
+    # explicit privGAN cells (f0, f1, ...), not the cross
+    cells: tuple[tuple[float, ...], ...] = field(default=(), metadata=rule(example="[[0.01, 0.25]]"))
+    # what each cell asks of a Ray cluster (--engine ray)
+    cpus_per_cell: float = field(default=1.0, metadata=rule("> 0", example="1.0"))
+    # fractions let several cells share one GPU
+    gpus_per_cell: float = field(default=0.0, metadata=rule(">= 0", example="0.25"))
     axes: Axes = ()  # (run-config key, values) crossed with every cell, sorted by key
 
     @property
@@ -111,88 +128,27 @@ class SweepSpec:
         return [(f0, f1) for f0 in self.fractions for f1 in self.columns]
 
 
-_LIST = list  # a TOML array of the given item type
-_TYPES: dict[str, tuple[type, type | None]] = {  # key -> (TOML type, item type of an array)
-    "name": (str, None), "preset": (str, None), "fractions": (_LIST, float),
-    "other_fractions": (_LIST, float), "methods": (_LIST, str), "seeds": (_LIST, int),
-    "symmetric": (bool, None), "set": (_LIST, str), "eval_seeds": (_LIST, int),
-    "evaluator": (str, None), "evaluate": (_LIST, str), "cells": (_LIST, list),
-    "cpus_per_cell": (float, None), "gpus_per_cell": (float, None), "axes": (dict, None),
-}
-_KEYS = frozenset(_TYPES)  # every key a sweep file may hold
-_EXAMPLES = {float: "0.2", int: "0", str: '"privgan"', bool: "true", list: "[0.01, 0.25]",
-             dict: '{ "train.privacy_weight" = [0.0, 1.0] }'}
-_NOUNS = {float: "a number", int: "an integer", str: "a string", bool: "a boolean (true or false)",
-          list: "a list", dict: "a table of run-config keys and their values"}
-
-
-def _typed(value: Any, kind: type, key: str, where: str) -> Any:
-    """``value`` if it has TOML type ``kind`` (an integer passes for a float), else raise."""
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    accepted = (list, tuple) if kind is list else kind
-    if isinstance(value, accepted) and not (isinstance(value, bool) and kind is not bool):
-        return value
-    raise ConfigError(f"{where}: {key} = {value!r} is a {type(value).__name__}; expected "
-                      f"{_NOUNS[kind]}, e.g. {key} = {_EXAMPLES[kind]}")
-
-
-def _checked(data: dict[str, Any], where: str) -> dict[str, Any]:
-    """Every key of ``data`` checked against :data:`_TYPES`; arrays become tuples."""
-    out = {}
-    for key, value in data.items():
-        kind, item = _TYPES[key]
-        if kind is _LIST:
-            if not isinstance(value, list | tuple):
-                raise ConfigError(f"{where}: {key} = {value!r} must be a list, e.g. "
-                                  f"{key} = [{_EXAMPLES[item]}]")
-            out[key] = tuple(_typed(v, item, f"{key}[{i}]", where) for i, v in enumerate(value))
-        else:
-            out[key] = _typed(value, kind, key, where)
-    return out
-
-
 def spec_from_dict(data: dict[str, Any], *, where: str = "sweep spec") -> SweepSpec:
-    """Build and check a :class:`SweepSpec`; unknown keys and ill-typed or bad values raise."""
-    unknown = sorted(set(data) - _KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
-    for key in ("name", "preset", "fractions"):
-        if key not in data:
-            raise ConfigError(f"{where}: missing key {key!r}")
-    d = _checked(data, where)
-    spec = SweepSpec(
-        name=d["name"],
-        preset=d["preset"],
-        fractions=d["fractions"],
-        other_fractions=d.get("other_fractions", ()),
-        methods=d.get("methods", ("privgan", "gan")),
-        seeds=d.get("seeds", (0,)),
-        symmetric=d.get("symmetric", False),
-        overrides=d.get("set", ()),
-        eval_seeds=d.get("eval_seeds", (0,)),
-        evaluator=d.get("evaluator", EVALUATOR),
-        evaluation=d.get("evaluate", ()),
-        cells=tuple(_cell(c, where) for c in d.get("cells", ())),
-        cpus_per_cell=d.get("cpus_per_cell", 1.0),
-        gpus_per_cell=d.get("gpus_per_cell", 0.0),
-    )
+    """Build and check a :class:`SweepSpec`; unknown keys and ill-typed or bad values raise
+    :class:`ConfigError` starting with ``where``."""
+    data = dict(data)
+    axes = data.pop("axes", None)
+    try:
+        spec = build_settings(SweepSpec, data, what="sweep")
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
     _validate(spec, where)
-    if "axes" in data:
+    if axes is not None:
+        if not isinstance(axes, dict):
+            raise ConfigError(f"{where}: axes = {axes!r} is a {type(axes).__name__}; expected a "
+                              'table of run-config keys and their values, e.g. axes = '
+                              '{ "train.privacy_weight" = [0.0, 1.0] }')
         base = spec.base_config()
         taken = [text.partition("=")[0].strip() for text in spec.overrides]
-        spec = replace(spec, axes=parse_axes(d["axes"], base=base, taken=taken, where=where))
+        spec = replace(spec, axes=parse_axes(axes, base=base, taken=taken, where=where))
         for values in combinations(spec.axes):  # values that pass alone may clash together
             apply_axes(base, values, where=where)
     return spec
-
-
-def _cell(cell: Any, where: str) -> tuple[float, ...]:
-    """One ``cells`` entry: the fractions of two or more owners, owner 0 first."""
-    if not isinstance(cell, (list, tuple)) or len(cell) < 2:
-        raise ConfigError(f"{where}: cells entry {cell!r} must list two or more owners' "
-                          "fractions, e.g. [0.01, 0.25] or [0.02, 0.1, 0.2]")
-    return tuple(_typed(f, float, "cells entry", where) for f in cell)
 
 
 def _check_cells(spec: SweepSpec, where: str) -> None:
@@ -201,10 +157,8 @@ def _check_cells(spec: SweepSpec, where: str) -> None:
     seen = set()
     for cell in spec.cells:
         text = f"{where}: cells entry {list(cell)}"
-        bad = [f for f in cell if not 0 < f < 1]
-        if bad:
-            raise ConfigError(f"{text} has fraction(s) {bad} outside (0, 1); give each owner "
-                              "a share between 0 and 1, e.g. [0.02, 0.1, 0.2]")
+        if problem := shares.fraction_problem(cell, key="cells entry"):
+            raise ConfigError(f"{where}: {problem}")
         missing = sorted(set(cell) - set(spec.fractions))
         if missing:
             raise ConfigError(f"{text} uses fraction(s) {missing} that are not in fractions "
@@ -245,12 +199,6 @@ def _validate(spec: SweepSpec, where: str) -> None:
     fr, cols = spec.fractions, spec.columns
     if spec.cells and spec.symmetric:
         raise bad("symmetric = true needs the full cross of fractions; drop it or cells")
-    if not fr or any(not 0 < f < 1 for f in fr + cols):
-        raise bad(f"fractions {list(fr)} / {list(cols)} must be non-empty and each in (0, 1)")
-    if len(set(fr)) != len(fr) or len(set(cols)) != len(cols):
-        raise bad(f"fractions {list(fr)} / {list(cols)} repeat a value")
-    if not spec.methods or set(spec.methods) - {"privgan", "gan", "dpgan"}:
-        raise bad(f"methods {list(spec.methods)}: choose from ['dpgan', 'gan', 'privgan']")
     if spec.evaluation:
         from privshare.evaluation.config import load_eval_config
 
@@ -264,11 +212,6 @@ def _validate(spec: SweepSpec, where: str) -> None:
     if spec.symmetric and set(fr) != set(cols):
         raise bad("symmetric = true needs other_fractions equal to fractions")
     _check_evaluator(spec.evaluator, where)
-    if spec.cpus_per_cell <= 0 or spec.gpus_per_cell < 0:
-        raise bad(f"cpus_per_cell {spec.cpus_per_cell:g} must be > 0 and gpus_per_cell "
-                  f"{spec.gpus_per_cell:g} >= 0")
-    if not spec.seeds or not spec.eval_seeds:
-        raise bad("seeds and eval_seeds need at least one value each")
     spec.base_config()  # raises ConfigError on a bad preset or override
 
 

@@ -10,15 +10,16 @@
 
 from __future__ import annotations
 
-import math
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from privshare.config.loading import build_settings
+from privshare.config.rules import rule, rule_problems, written_key
 
 CONFIG_KEY = "privshare-config"  # run-config key holding the RunConfig as TOML text
 PROTOCOL = 2  # bumped when the message layout changes
@@ -32,46 +33,32 @@ class FederationError(RuntimeError):
 class FederatedSettings:
     """How the server drives the rounds. Keys are the run-config names with '-'."""
 
-    local_steps: int = 1  # K: privGAN steps per owner per round (1 = the one-process step)
-    round_timeout: float = 300.0  # seconds to wait for every owner's reply to one round
-    connect_timeout: float = 300.0  # seconds to wait for all owners to come online
-    retries: int = 2  # re-sends of a round to a silent or rejected owner before giving up
-    max_grad_norm: float = 1e4  # a reply whose D_central gradient L2 norm exceeds this is rejected
-    run_dir: str = ""  # server's run folder ("" = <out_dir>/<name> of the privshare config)
+    # K: privGAN steps per owner per round (1 = the one-process step)
+    local_steps: int = field(default=1, metadata=rule(">= 1", key="local-steps"))
+    # seconds to wait for every owner's reply to one round
+    round_timeout: float = field(default=300.0, metadata=rule("> 0", key="round-timeout"))
+    # seconds to wait for all owners to come online
+    connect_timeout: float = field(default=300.0, metadata=rule("> 0", key="connect-timeout"))
+    # re-sends of a round to a silent or rejected owner before giving up
+    retries: int = field(default=2, metadata=rule(">= 0", key="retries"))
+    # a reply whose D_central gradient L2 norm exceeds this is rejected
+    max_grad_norm: float = field(default=1e4, metadata=rule("> 0", key="max-grad-norm"))
+    # server's run folder ("" = <out_dir>/<name> of the privshare config)
+    run_dir: str = field(default="", metadata={"key": "run-dir"})
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.local_steps >= 1, "local-steps", ">= 1"),
-            (self.round_timeout > 0, "round-timeout", "> 0 seconds"),
-            (self.connect_timeout > 0, "connect-timeout", "> 0 seconds"),
-            (self.retries >= 0, "retries", ">= 0"),
-            (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm), "max-grad-norm",
-             "a finite number > 0"),
-        ]
-        for ok, key, rule in checks:
-            if not ok:
-                raise ConfigError(f"federated setting {key}={getattr(self, _attr(key))!r} must be {rule}")
+        problems = rule_problems(self)
+        if problems:  # the same rules the loader applies, for settings built in code
+            raise ConfigError(f"federated setting {problems[0]}")
 
     def to_run_config(self) -> dict[str, Any]:
-        return {_key(f.name): getattr(self, f.name) for f in fields(self)}
+        return {written_key(f): getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_run_config(cls, run_config: dict[str, Any]) -> FederatedSettings:
-        defaults = cls()
-        kwargs = {
-            f.name: type(getattr(defaults, f.name))(run_config[_key(f.name)])
-            for f in fields(cls)
-            if _key(f.name) in run_config
-        }
-        return cls(**kwargs)
-
-
-def _key(attr: str) -> str:
-    return attr.replace("_", "-")
-
-
-def _attr(key: str) -> str:
-    return key.replace("-", "_")
+        keys = {written_key(f) for f in fields(cls)}
+        return build_settings(cls, {k: v for k, v in run_config.items() if k in keys},
+                              what="federated setting")
 
 
 def check_federable(config: RunConfig) -> None:

@@ -4,9 +4,11 @@ For each owner j of one evaluated run (or one sweep cell, of two or more
 owners), from the long result rows alone:
 
 - utility of every option j has: its own rows alone, own + privGAN rows,
-  privGAN rows only, own + local-GAN rows, local-GAN rows only, and own +
-  DP-GAN rows and DP-GAN rows only where the run trained ``dpgan`` (the best
-  of the own-generator and pooled variants where there are two);
+  privGAN rows then own rows (a classifier fitted on the synthetic rows,
+  fine-tuned on the own ones), privGAN rows only, and the same three for
+  the local GAN and, where the run trained ``dpgan``, the DP-GAN (the best
+  of the own-generator and pooled variants where there are two; an option
+  whose sources were not measured is left out);
 - the best option and its gain over own rows alone, paired by evaluation
   seed (the same seed draws the same real rows and classifier seed stream),
   with a 95 % Student-t interval of the mean difference;
@@ -32,15 +34,18 @@ from privshare.reports import names as N
 OPTIONS: dict[str, tuple[str, ...]] = {
     "own rows alone": ("real_own",),
     "own + privGAN rows": ("own+privgan", "own+privgan_pooled"),
+    "privGAN rows, then own rows": ("privgan>own", "privgan_pooled>own"),
     "privGAN rows only": ("privgan", "privgan_pooled"),
     "own + local-GAN rows": ("own+gan",),
+    "local-GAN rows, then own rows": ("gan>own",),
     "local-GAN rows only": ("gan",),
     "own + DP-GAN rows": ("own+dpgan",),
+    "DP-GAN rows, then own rows": ("dpgan>own",),
     "DP-GAN rows only": ("dpgan",),
 }
 SHARED_ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan")  # on what leaves the owner
 LOCAL_ATTACK = "privgan_d"  # D_j, which never leaves the owner
-LOCAL_SOURCES = ("gan", "own+gan", "dpgan", "own+dpgan")  # the options a local GAN cell gives
+LOCAL_SOURCES = ("gan", "own+gan", "gan>own", "dpgan", "own+dpgan", "dpgan>own")  # the options a local GAN cell gives
 TPR = "tpr_at_fpr_1pct"
 
 

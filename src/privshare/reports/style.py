@@ -53,6 +53,8 @@ SERIES = {
     "gan": Series("local GAN", "#b71c1c", "^", "--"),
     "real_own": Series("own real data", "#212121", "D", ":"),
     "own+privgan_pooled": Series("own real + all privGAN rows", "#0d47a1", "v", "-"),
+    "privgan_pooled>own": Series("all privGAN rows, then own real", "#4a148c", "P", "-"),
+    "gan>own": Series("local GAN rows, then own real", "#e65100", "X", "--"),
     "real_pooled": Series("all owners' real data", "#757575", "v", (0, (1, 3))),
     "privgan_central": Series("privGAN, central discriminator", "#0d47a1", "x", (0, (5, 2, 1, 2))),
 }

@@ -46,8 +46,15 @@ class Rule:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.bounds and not _BOUNDS.match(self.bounds):  # a schema bug, not user input
-            raise ValueError(f"rule bounds {self.bounds!r}: write '>= a', '> a', '[a, b)' and so on")
+        m = _BOUNDS.match(self.bounds) if self.bounds else None
+        edges = [e for e in (m.group(2, 4, 5) if m else ()) if e is not None]
+        try:
+            [float(e) for e in edges]
+        except ValueError:
+            m = None
+        if self.bounds and m is None:  # a schema bug, not user input
+            raise ValueError(f"rule bounds {self.bounds!r}: write '>= a', '> a', '[a, b)' and so "
+                             "on, with numbers a and b")
 
     def _inside(self, v: float) -> bool:
         m = _BOUNDS.match(self.bounds)

@@ -66,6 +66,40 @@ def test_finish_writes_rows_artifacts_and_status_together(store):
     assert store.artifact(cell.id, "scores.npz") == b"abc"
 
 
+def test_text_artifacts_are_stored_gzipped_and_read_back_as_written(store):
+    text = b'{"rows": [' + b", ".join(b'{"value": 0.5}' for _ in range(2000)) + b"]}"
+    cell = store.cells()[0]  # mirrored by the last cell
+    store.finish(cell.id, rows=_rows(), artifacts={"metrics.json": text, "scores.npz": b"PK1",
+                                                  "samples_gan_owner0.npz": b"PK2"},
+                 elapsed_s=1.0)
+    raw = dict(((r[0], r[1]), bytes(r[2])) for r in
+               store._con.execute("SELECT cell_id, name, data FROM artifacts"))
+    assert (cell.id, "metrics.json.gz") in raw and (cell.id, "metrics.json") not in raw
+    assert len(raw[(cell.id, "metrics.json.gz")]) < len(text) / 10
+    assert raw[(cell.id, "scores.npz")] == b"PK1"  # already compressed: stored as it is
+    assert store.artifact(cell.id, "metrics.json") == text
+    got = store.artifacts()
+    assert got[(cell.id, "metrics.json")] == text and got[(cell.id, "scores.npz")] == b"PK1"
+    mirror = store.cells()[-1]
+    assert (mirror.id, "samples_gan_owner1.npz") in got  # only owner-named artifacts mirror
+
+
+def test_compact_packs_artifacts_of_older_stores_and_keeps_their_bytes(store):
+    text = b"x" * 50_000
+    cell = store.cells()[1]
+    store.finish(cell.id, rows=_rows(), artifacts={"scores.npz": b"PK"}, elapsed_s=1.0)
+    with store.transaction() as con:  # as a store written before packing holds it
+        con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (cell.id, "metrics.json", text))
+    assert store.artifact(cell.id, "metrics.json") == text
+    before, after = store.compact()
+    assert after <= before
+    names = {r[0] for r in store._con.execute("SELECT name FROM artifacts")}
+    assert names == {"metrics.json.gz", "scores.npz"}
+    assert store.artifact(cell.id, "metrics.json") == text
+    assert store.artifact(cell.id, "scores.npz") == b"PK"
+    assert store.compact()[1] <= after  # a packed store stays as it is
+
+
 def test_a_failing_write_leaves_nothing_behind(store):
     cell = store.cells()[1]
     store.mark_running(cell.id)

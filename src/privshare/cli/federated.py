@@ -97,10 +97,11 @@ def split(
 ) -> None:
     """Cut each owner's rows out of the configured dataset (rehearsals; real owners bring their own)."""
     try:
+        from privshare.artifacts.layout import RunLayout
         from privshare.federated.data import write_owner_files
 
         config = load_run_config(preset=preset, path=config_file, overrides=set_)
-        paths = write_owner_files(config, folder=folder, partition_path=folder / "partition.npz")
+        paths = write_owner_files(config, folder=folder, partition_path=RunLayout(folder).partition)
     except _errors() as err:
         fail(err)
     for j, path in enumerate(paths):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from privshare.artifacts.layout import RunLayout
 from privshare.config import ConfigError, RunConfig
 from privshare.federated.data import write_owner_files
 from privshare.federated.harness import run_in_process, simulation_owners
@@ -37,7 +38,8 @@ def simulate(
     """
     check_simulation(config, engine=engine, local_steps=local_steps, round_timeout=round_timeout)
     root = Path(config.out_dir) / config.name
-    files = write_owner_files(config, folder=root / "private", partition_path=root / "partition.npz")
+    layout = RunLayout(root)
+    files = write_owner_files(config, folder=root / "private", partition_path=layout.partition)
     owners = simulation_owners(root, owner_files=files)
     settings = FederatedSettings(local_steps=local_steps, round_timeout=round_timeout,
                                  connect_timeout=max(round_timeout, 120.0), run_dir=str(root))
@@ -49,7 +51,7 @@ def simulate(
         federation.start_all(owners)
         app = write_app(root / "flower" / "app", config=config, settings=settings)
         info = federation.run_app(app, timeout=_run_timeout(config, settings, files))
-    manifest = json.loads((root / "run.json").read_text())
+    manifest = json.loads(layout.manifest.read_text())
     log.info("flower reports %s bytes in total", info.get("network-traffic", {}).get("total-bytes"))
     return FederatedResult.from_manifest(manifest, run_dir=str(root))
 

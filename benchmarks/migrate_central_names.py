@@ -52,6 +52,7 @@ from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.artifacts.lock import exclusive
 from privshare.atomic import atomic_path, write_json_atomic, write_text_atomic
 from privshare.config.renamed import RENAMED_ATTACKS, RENAMED_SETTINGS
+from privshare.experiments.store import packed, unpacked
 
 LOSS = {"dp": "central"}  # history.json: privGAN's loss of the central discriminator
 REPLY_METRICS = {"dp_steps": "central_steps", "dp_share": "central_share"}  # federated owner
@@ -238,12 +239,14 @@ def _store_changes(con: sqlite3.Connection, *, where: str) -> list[str]:
                for old, new in RENAMED_ATTACKS.items())
     artifacts = 0
     for name, rewrite in ((RunLayout.METRICS_JSON, metrics_json), (RunLayout.SCORES, scores_npz)):
-        for cell_id, data in con.execute("SELECT cell_id, data FROM artifacts WHERE name = ?",
-                                         (name,)).fetchall():
-            new = rewrite(bytes(data), where=f"{where} cell {cell_id} {name}")
+        stored = [name, packed(name, b"")[0]]  # as written, or gzipped (ResultStore.finish)
+        for cell_id, as_stored, data in con.execute(
+                "SELECT cell_id, name, data FROM artifacts WHERE name IN (?, ?)",
+                stored).fetchall():
+            new = rewrite(unpacked(as_stored, bytes(data))[1], where=f"{where} cell {cell_id} {name}")
             if new is not None:
                 con.execute("UPDATE artifacts SET data = ? WHERE cell_id = ? AND name = ?",
-                            (new, cell_id, name))
+                            (packed(name, new)[1], cell_id, as_stored))
                 artifacts += 1
     changed += [f"{n} {what}" for n, what in ((cells, "cell configs"), (rows, "result rows"),
                                              (artifacts, "artifacts")) if n]

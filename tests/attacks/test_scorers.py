@@ -160,7 +160,7 @@ def test_the_nonmember_split_setting_is_checked():
     from privshare.config import ConfigError
     from privshare.evaluation.config import eval_config_from_dict
 
-    with pytest.raises(ConfigError, match="nonmembers_from='holdout': train or test"):
+    with pytest.raises(ConfigError, match="nonmembers_from='holdout': choose train or test"):
         eval_config_from_dict({"nonmembers_from": "holdout"})
 
 

@@ -409,12 +409,12 @@ class ResultStore:
         row = self._con.execute(
             "SELECT name, data FROM artifacts WHERE cell_id = ? AND name IN (?, ?)",
             (cell_id, name, name + GZ)).fetchone()
-        return None if row is None else _unpacked(row["name"], bytes(row["data"]))[1]
+        return None if row is None else unpacked(row["name"], bytes(row["data"]))[1]
 
     def artifacts(self) -> dict[tuple[int, str], bytes]:
         """Every stored artifact: (cell id, name) -> its bytes."""
         return {(r["cell_id"], name): data for r in self._con.execute("SELECT * FROM artifacts")
-                for name, data in [_unpacked(r["name"], bytes(r["data"]))]}
+                for name, data in [unpacked(r["name"], bytes(r["data"]))]}
 
     def compact(self) -> tuple[int, int]:
         """Gzip every text artifact stored plain (stores written before artifacts were packed),
@@ -424,7 +424,7 @@ class ResultStore:
         with self.transaction() as con:
             plain = con.execute("SELECT cell_id, name, data FROM artifacts").fetchall()
             for r in plain:
-                name, data = _packed(r["name"], bytes(r["data"]))
+                name, data = packed(r["name"], bytes(r["data"]))
                 if name != r["name"]:
                     con.execute("DELETE FROM artifacts WHERE cell_id = ? AND name = ?",
                                 (r["cell_id"], r["name"]))
@@ -468,7 +468,7 @@ class ResultStore:
                       None if r.get("n") is None else int(r["n"]), int(mirrored)) for r in rows])
                 names = artifacts if not mirrored else mirror_artifacts(artifacts)
                 con.executemany("INSERT INTO artifacts VALUES (?, ?, ?)",
-                                [(target, *_packed(name, data)) for name, data in names.items()])
+                                [(target, *packed(name, data)) for name, data in names.items()])
                 con.execute("UPDATE cells SET status = 'done', error = NULL, finished_at = ?,"
                             " elapsed_s = ? WHERE id = ?", (_now(), elapsed_s, target))
 
@@ -509,7 +509,7 @@ GZ = ".gz"  # suffix of an artifact stored gzipped
 PACKED = (".json", ".csv", ".txt")  # text artifacts: gzip makes them about 14 times smaller
 
 
-def _packed(name: str, data: bytes) -> tuple[str, bytes]:
+def packed(name: str, data: bytes) -> tuple[str, bytes]:
     """How an artifact is stored: a text file gzipped under ``<name>.gz`` (mtime 0, so the same
     bytes pack the same), anything else (npz, already compressed) as it is."""
     if name.endswith(PACKED):
@@ -517,8 +517,8 @@ def _packed(name: str, data: bytes) -> tuple[str, bytes]:
     return name, data
 
 
-def _unpacked(name: str, data: bytes) -> tuple[str, bytes]:
-    """Inverse of :func:`_packed`."""
+def unpacked(name: str, data: bytes) -> tuple[str, bytes]:
+    """Inverse of :func:`packed`: (the name it was written under, its bytes)."""
     if name.endswith(GZ):
         return name.removesuffix(GZ), gzip.decompress(data)
     return name, data

@@ -52,7 +52,7 @@ from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.artifacts.lock import exclusive
 from privshare.atomic import atomic_path, write_json_atomic, write_text_atomic
 from privshare.config.renamed import RENAMED_ATTACKS, RENAMED_SETTINGS
-from privshare.experiments.store import packed, unpacked
+from privshare.experiments.store import packed, stored_name, unpacked
 
 LOSS = {"dp": "central"}  # history.json: privGAN's loss of the central discriminator
 REPLY_METRICS = {"dp_steps": "central_steps", "dp_share": "central_share"}  # federated owner
@@ -239,7 +239,7 @@ def _store_changes(con: sqlite3.Connection, *, where: str) -> list[str]:
                for old, new in RENAMED_ATTACKS.items())
     artifacts = 0
     for name, rewrite in ((RunLayout.METRICS_JSON, metrics_json), (RunLayout.SCORES, scores_npz)):
-        stored = [name, packed(name, b"")[0]]  # as written, or gzipped (ResultStore.finish)
+        stored = [name, stored_name(name)]  # as written, or gzipped (ResultStore.finish)
         for cell_id, as_stored, data in con.execute(
                 "SELECT cell_id, name, data FROM artifacts WHERE name IN (?, ?)",
                 stored).fetchall():

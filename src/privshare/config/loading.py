@@ -121,21 +121,28 @@ def build_settings(cls: type, data: dict[str, Any], *, prefix: str = "",
             r = rules.field_rule(f)
             kwargs[f.name] = _coerce(value, hint, prefix + key, _default(f), r.example if r else "")
     settings = cls(**kwargs)
-    check_fields(settings, prefix)
+    _check_level(settings, prefix)  # nested settings were checked as they were built
     return settings
 
 
+def _check_level(node: Any, prefix: str) -> None:
+    """ConfigError naming the first float field of ``node`` itself (not of nested settings) that
+    is not finite, else its first field that breaks its declared rule."""
+    check_finite(node, prefix, nested=False)
+    problems = rules.rule_problems(node, prefix)
+    if problems:
+        raise ConfigError(problems[0])
+
+
 def check_fields(node: Any, prefix: str = "") -> None:
-    """ConfigError naming the first float of settings ``node`` (nested ones included) that is
-    not finite, else the first field that breaks its declared rule."""
+    """What :func:`build_settings` checks, for settings built in code (``dataclasses.replace``):
+    every float finite (nested settings included), then every field's declared rule."""
     check_finite(node, prefix)
     for f in dataclasses.fields(node):
         value = getattr(node, f.name)
         if dataclasses.is_dataclass(value):
             check_fields(value, f"{prefix}{rules.written_key(f)}.")
-    problems = rules.rule_problems(node, prefix)
-    if problems:
-        raise ConfigError(problems[0])
+    _check_level(node, prefix)
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +213,8 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
 
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Validate and build a config; unknown keys raise :class:`ConfigError`."""
-    config = build_settings(RunConfig, data)
-    validate(config)
+    config = build_settings(RunConfig, data)  # types and each field's rule
+    _check_relations(config)
     return config
 
 
@@ -311,13 +318,15 @@ def _check_name(name: str) -> None:
            f"{NAME_BYTES}: pick a shorter name")
 
 
-def non_finite_settings(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Every float setting of ``node`` (a config dataclass, nested) that is NaN or infinite."""
+def non_finite_settings(node: Any, prefix: str = "", *, nested: bool = True
+                        ) -> list[tuple[str, Any]]:
+    """Every float setting of ``node`` (a config dataclass; with ``nested``, its nested settings
+    too) that is NaN or infinite."""
     out: list[tuple[str, Any]] = []
     for f in dataclasses.fields(node):
         value, key = getattr(node, f.name), f"{prefix}{rules.written_key(f)}"
         if dataclasses.is_dataclass(value):
-            out += non_finite_settings(value, f"{key}.")
+            out += non_finite_settings(value, f"{key}.") if nested else []
         elif isinstance(value, float) and not math.isfinite(value):
             out.append((key, value))
         elif isinstance(value, tuple) and any(isinstance(v, float) and not math.isfinite(v)
@@ -326,9 +335,9 @@ def non_finite_settings(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def check_finite(node: Any, prefix: str = "") -> None:
+def check_finite(node: Any, prefix: str = "", *, nested: bool = True) -> None:
     """ConfigError naming the first NaN or infinite float setting of ``node``, if any."""
-    bad = non_finite_settings(node, prefix)
+    bad = non_finite_settings(node, prefix, nested=nested)
     if bad:
         key, value = bad[0]
         what = "must hold finite numbers only" if isinstance(value, list) else "must be a finite number"
@@ -351,9 +360,14 @@ def _check_split(config: RunConfig) -> None:
 
 
 def validate(config: RunConfig) -> None:
+    """Every check of :func:`config_from_dict`, for a config built in code."""
+    check_fields(config)
+    _check_relations(config)
+
+
+def _check_relations(config: RunConfig) -> None:
     """Checks that no single field's rule (:mod:`privshare.config.rules`) can express."""
     d, t, m = config.data, config.train, config.model
-    check_fields(config)
     _check(0 <= config.seed < 2 ** 63, f"seed={config.seed} must be in [0, 2**63), e.g. 0")
     _check_name(config.name)
     _check(len(set(d.classes)) == len(d.classes),

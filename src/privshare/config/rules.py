@@ -19,6 +19,7 @@ each class's validator. Nothing here imports torch or the rest of the package.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -27,6 +28,25 @@ from typing import Any
 from privshare.config.renamed import renamed_message
 
 _BOUNDS = re.compile(r"^\s*(?:(>=|>|<=|<)\s*(\S+)|([\[(])\s*(\S+)\s*,\s*(\S+)\s*([\])]))\s*$")
+Interval = tuple[float, bool, float, bool]  # (low, low included, high, high included)
+
+
+@functools.lru_cache(maxsize=None)
+def _interval(bounds: str) -> Interval:
+    """``">= 1"`` -> (1, True, inf, False), ``"(0, 0.5]"`` -> (0, False, 0.5, True); a bound
+    that is not of these forms with numbers is a schema bug (ValueError)."""
+    m = _BOUNDS.match(bounds)
+    try:
+        if m and m.group(1):
+            op, edge = m.group(1), float(m.group(2))
+            return {">=": (edge, True, math.inf, False), ">": (edge, False, math.inf, False),
+                    "<=": (-math.inf, False, edge, True), "<": (-math.inf, False, edge, False)}[op]
+        if m:
+            return float(m.group(4)), m.group(3) == "[", float(m.group(5)), m.group(6) == "]"
+    except ValueError:
+        pass
+    raise ValueError(f"rule bounds {bounds!r}: write '>= a', '> a', '[a, b)' and so on, with "
+                     "numbers a and b")
 
 
 @dataclass(frozen=True)
@@ -46,24 +66,12 @@ class Rule:
     note: str = ""
 
     def __post_init__(self) -> None:
-        m = _BOUNDS.match(self.bounds) if self.bounds else None
-        edges = [e for e in (m.group(2, 4, 5) if m else ()) if e is not None]
-        try:
-            [float(e) for e in edges]
-        except ValueError:
-            m = None
-        if self.bounds and m is None:  # a schema bug, not user input
-            raise ValueError(f"rule bounds {self.bounds!r}: write '>= a', '> a', '[a, b)' and so "
-                             "on, with numbers a and b")
+        if self.bounds:
+            _interval(self.bounds)  # a malformed bound fails when the schema is imported
 
     def _inside(self, v: float) -> bool:
-        m = _BOUNDS.match(self.bounds)
-        if m.group(1):
-            op, edge = m.group(1), float(m.group(2))
-            return {">=": v >= edge, ">": v > edge, "<=": v <= edge, "<": v < edge}[op]
-        lo, hi = float(m.group(4)), float(m.group(5))
-        return ((lo <= v) if m.group(3) == "[" else (lo < v)) and \
-               ((v <= hi) if m.group(6) == "]" else (v < hi))
+        lo, lo_in, hi, hi_in = _interval(self.bounds)
+        return math.isfinite(v) and (lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)
 
     def _tail(self) -> str:
         return (f", e.g. {self.example}" if self.example else "") + \
@@ -92,14 +100,11 @@ class Rule:
         if self.distinct and len(set(items)) != len(items):
             twice = sorted({v for v in items if items.count(v) > 1}, key=str)
             return f"{key}={shown!r} names {twice} more than once; list each value once"
-        if self.bounds:
-            bad = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)
-                   and not (math.isfinite(v) and self._inside(v))]
-            if bad:
-                each = "each value " if isinstance(value, tuple) else ""
-                return f"{key}={shown!r} must have {each}{self._phrase()}{self._tail()}" \
-                    if isinstance(value, tuple) else \
-                    f"{key}={value} must be {self._phrase()}{self._tail()}"
+        if self.bounds and any(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               and not self._inside(v) for v in items):
+            if isinstance(value, tuple):
+                return f"{key}={shown!r} must have each value {self._phrase()}{self._tail()}"
+            return f"{key}={value} must be {self._phrase()}{self._tail()}"
         return ""
 
 

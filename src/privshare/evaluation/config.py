@@ -141,9 +141,13 @@ def _check(ok: bool, message: str) -> None:
 
 
 def validate_eval_config(c: EvalConfig) -> EvalConfig:
-    """Checks no single field's rule expresses (the rules: :mod:`privshare.config.rules`);
-    returns ``c``."""
+    """Every check of :func:`eval_config_from_dict`, for settings built in code; returns ``c``."""
     check_fields(c)
+    return _check_device(c)
+
+
+def _check_device(c: EvalConfig) -> EvalConfig:
+    """The one check no field rule (:mod:`privshare.config.rules`) expresses; returns ``c``."""
     _check(c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
            f"device={c.device!r}: cpu, cuda, cuda:N or auto")
     return c
@@ -151,7 +155,7 @@ def validate_eval_config(c: EvalConfig) -> EvalConfig:
 
 def eval_config_from_dict(data: dict[str, Any]) -> EvalConfig:
     """Build and check an :class:`EvalConfig`; unknown keys raise :class:`ConfigError`."""
-    return validate_eval_config(build_settings(EvalConfig, data, what="evaluation"))
+    return _check_device(build_settings(EvalConfig, data, what="evaluation"))
 
 
 def eval_config_to_dict(config: EvalConfig) -> dict[str, Any]:

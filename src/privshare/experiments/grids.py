@@ -35,8 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from privshare.config import PRESETS, ConfigError, RunConfig, load_config
-from privshare.config import shares
+from privshare.config import PRESETS, ConfigError, RunConfig, load_config, shares
 from privshare.config.loading import build_settings, read_toml
 from privshare.config.rules import rule
 from privshare.config.schema import METHODS

@@ -429,7 +429,6 @@ class ResultStore:
                     con.execute("DELETE FROM artifacts WHERE cell_id = ? AND name = ?",
                                 (r["cell_id"], r["name"]))
                     con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (r["cell_id"], name, data))
-        self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._con.execute("VACUUM")
         self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the WAL
         return before, self.path.stat().st_size
@@ -509,12 +508,16 @@ GZ = ".gz"  # suffix of an artifact stored gzipped
 PACKED = (".json", ".csv", ".txt")  # text artifacts: gzip makes them about 14 times smaller
 
 
+def stored_name(name: str) -> str:
+    """The name artifact ``name`` is stored under: ``<name>.gz`` for a text file."""
+    return name + GZ if name.endswith(PACKED) else name
+
+
 def packed(name: str, data: bytes) -> tuple[str, bytes]:
     """How an artifact is stored: a text file gzipped under ``<name>.gz`` (mtime 0, so the same
     bytes pack the same), anything else (npz, already compressed) as it is."""
-    if name.endswith(PACKED):
-        return name + GZ, gzip.compress(data, compresslevel=6, mtime=0)
-    return name, data
+    stored = stored_name(name)
+    return stored, gzip.compress(data, compresslevel=6, mtime=0) if stored != name else data
 
 
 def unpacked(name: str, data: bytes) -> tuple[str, bytes]:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from privshare.cli import app
-from privshare.evaluation import UTILITY_SOURCES, eval_config_to_dict
+from privshare.evaluation import eval_config_to_dict
 from privshare.evaluation import rows as R
 from privshare.evaluation.config import ATTACK_SOURCES, POOLED_SOURCES
 from privshare.experiments.evaluate import evaluate_run

@@ -100,6 +100,29 @@ def test_compact_packs_artifacts_of_older_stores_and_keeps_their_bytes(store):
     assert store.compact()[1] <= after  # a packed store stays as it is
 
 
+def test_rewrite_artifacts_replaces_each_cells_file_in_one_transaction(store):
+    a, b = store.cells()[0], store.cells()[1]
+    store.finish(a.id, rows=_rows(), artifacts={"scores.npz": b"PK-a", "metrics.json": b"{}"},
+                 elapsed_s=1.0)
+    store.finish(b.id, rows=_rows(), artifacts={"scores.npz": b"PK-b"}, elapsed_s=1.0)
+    assert store.rewrite_artifacts("scores.npz", lambda data: data.lower()) == 2
+    assert store.artifact(a.id, "scores.npz") == b"pk-a" and store.artifact(b.id, "scores.npz") == b"pk-b"
+    assert store.artifact(a.id, "metrics.json") == b"{}"  # other names untouched
+    assert store.rewrite_artifacts("scores.npz", lambda data: data) == 0  # nothing to change
+    # gzipped text artifacts are rewritten through their unpacked bytes and packed again
+    assert store.rewrite_artifacts("metrics.json", lambda data: data + b" ") == 1
+    assert store.artifact(a.id, "metrics.json") == b"{} "
+
+    def fails(data):
+        if data == b"pk-b":
+            raise ValueError("bad file")
+        return b"changed"
+
+    with pytest.raises(ValueError, match="bad file"):
+        store.rewrite_artifacts("scores.npz", fails)
+    assert store.artifact(a.id, "scores.npz") == b"pk-a"  # the transaction rolled back
+
+
 def test_a_failing_write_leaves_nothing_behind(store):
     cell = store.cells()[1]
     store.mark_running(cell.id)

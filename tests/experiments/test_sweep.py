@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from privshare.artifacts.scores import first_seed_scores
 from privshare.config import ConfigError
 from privshare.evaluation import EvalConfig
 from privshare.experiments.grids import load_spec, spec_from_dict
@@ -171,8 +172,11 @@ def test_a_failing_cell_does_not_stop_the_others_in_worker_processes(tmp_path):
         assert {r["cell"] for r in s.results()} == {"privgan-f0.3-f0.3-s0"}
         done = s.cells(status="done")[0]
         assert s.artifact(done.id, "samples_privgan_owner1.npz") is not None
+        stored_scores = s.artifact(done.id, "scores.npz")
     run_dir = result.root / done.run_dir
     assert (run_dir / "run.json").is_file() and not list(run_dir.rglob("*.pt"))  # --drop-models
+    # the store keeps the run's scores cut to the first seed in float32
+    assert stored_scores == first_seed_scores((run_dir / "scores.npz").read_bytes())
     again = run_sweep(spec, out_dir=tmp_path, retry_failed=False)
     assert again.ran == 0 and again.already_done == 1
 

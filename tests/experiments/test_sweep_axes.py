@@ -30,7 +30,7 @@ def test_plan_of_the_privacy_front_grid():
     spec = load_spec(grid="privacy-front")
     cells = plan_cells(spec, root=Path("/x"))
     weights = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
-    assert spec.preset == "quick" and spec.axes == ((KEY, weights),)
+    assert spec.preset == "conv" and spec.axes == ((KEY, weights),)
     assert len(cells) == 2 * 6 * 3 and {c.method for c in cells} == {"privgan"}
     assert {(c.f0, c.f1) for c in cells} == {(0.02, 0.2), (0.01, 0.25)}
     keys = [c.key for c in cells]

@@ -22,7 +22,7 @@ from .test_kill_points import _privshare
 
 TINY = {"name": "o", "preset": "tiny", "fractions": [0.1, 0.2, 0.3]}
 THREE = (0.1, 0.2, 0.3)
-GRID = f"""name = "o3"
+GRID = """name = "o3"
 preset = "tiny"
 fractions = [0.1, 0.2, 0.3]
 cells = [[0.1, 0.2, 0.3]]

@@ -122,7 +122,7 @@ def training_sets(
     Sources whose generator the run lacks are left out; a fine-tuned source
     (``gan>own``) holds the own rows it is fine-tuned on.
     """
-    root, c, n_owners = run.config.seed, len(run.classes), run.owners
+    root, n_owners = run.config.seed, run.owners
     cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def part(name: str, owner: str) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,7 @@ import torch
 from privshare.artifacts import Run, RunLayout, load_run
 from privshare.artifacts.atomic import atomic_file, write_json_atomic
 from privshare.artifacts.lock import run_folder_lock
+from privshare.artifacts.scores import SEED_PREFIX
 from privshare.attacks import privacy_evaluation
 from privshare.data import Dataset
 from privshare.data.arrays import load_arrays
@@ -56,6 +57,7 @@ from privshare.experiments.run import prepare_data
 from privshare.hardware import keep_freed_memory, resolve_precision
 
 log = logging.getLogger(__name__)
+
 
 METRICS_VERSION = 1
 CSV_COLUMNS = ("source", "owner", "seed", "metric", "class", "value", "n")
@@ -285,7 +287,7 @@ def _evaluate(run: Run, config: EvalConfig, *, write: bool, dataset: Dataset | N
                 "timings_s": {"utility": round(sum(f.seconds for f in fits), 3),  # classifiers
                               "privacy": round(privacy_s, 3)},
             }
-            prefix = "" if i == 0 else f"seed{seed}/"
+            prefix = "" if i == 0 else f"{SEED_PREFIX}{seed}/"
             scores.update({prefix + k: v for k, v in privacy.scores.items()})
     finally:
         torch.set_num_threads(threads)

@@ -43,7 +43,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -415,6 +415,24 @@ class ResultStore:
         """Every stored artifact: (cell id, name) -> its bytes."""
         return {(r["cell_id"], name): data for r in self._con.execute("SELECT * FROM artifacts")
                 for name, data in [unpacked(r["name"], bytes(r["data"]))]}
+
+    def rewrite_artifacts(self, name: str, rewrite: Callable[[bytes], bytes]) -> int:
+        """Replace every cell's artifact ``name`` by ``rewrite(its bytes)``, all in one
+        transaction (a rewrite that raises changes nothing); returns how many changed."""
+        with self.transaction() as con:
+            rows = con.execute("SELECT cell_id, name, data FROM artifacts WHERE name IN (?, ?)",
+                               (name, name + GZ)).fetchall()
+            changed = 0
+            for r in rows:
+                old = unpacked(r["name"], bytes(r["data"]))[1]
+                new = rewrite(old)
+                if new != old:
+                    stored, data = packed(name, new)
+                    con.execute("DELETE FROM artifacts WHERE cell_id = ? AND name = ?",
+                                (r["cell_id"], r["name"]))
+                    con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (r["cell_id"], stored, data))
+                    changed += 1
+        return changed
 
     def compact(self) -> tuple[int, int]:
         """Gzip every text artifact stored plain (stores written before artifacts were packed),

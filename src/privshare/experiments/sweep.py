@@ -34,6 +34,7 @@ import numpy as np
 import privshare
 from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.artifacts.lock import exclusive
+from privshare.artifacts.scores import first_seed_scores
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict, validate
 from privshare.experiments import axes
 from privshare.experiments.engines import EngineSettings, open_engine
@@ -160,7 +161,9 @@ def _npz_bytes(**arrays: np.ndarray) -> bytes:
 
 
 def _artifacts(run: Any, run_dir: Path) -> dict[str, bytes]:
-    """A few synthetic images per class and owner, and the raw attack scores."""
+    """A few synthetic images per class and owner, the raw attack scores of the first
+    evaluation seed (:func:`~privshare.artifacts.scores.first_seed_scores`) and the
+    metrics."""
     out = {}
     for method in run.methods:
         for j in range(run.owners):
@@ -168,9 +171,10 @@ def _artifacts(run: Any, run_dir: Path) -> dict[str, bytes]:
                 x, y = data["x"], data["y"]
             keep = np.concatenate([np.flatnonzero(y == c)[:SAMPLES_PER_CLASS] for c in run.classes])
             out[f"samples_{method}_owner{j}.npz"] = _npz_bytes(x=x[keep], y=y[keep])
-    for name in (RunLayout.SCORES, RunLayout.METRICS_JSON):
-        if (run_dir / name).is_file():
-            out[name] = (run_dir / name).read_bytes()
+    if (run_dir / RunLayout.SCORES).is_file():
+        out[RunLayout.SCORES] = first_seed_scores((run_dir / RunLayout.SCORES).read_bytes())
+    if (run_dir / RunLayout.METRICS_JSON).is_file():
+        out[RunLayout.METRICS_JSON] = (run_dir / RunLayout.METRICS_JSON).read_bytes()
     return out
 
 

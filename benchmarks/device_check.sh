@@ -8,6 +8,7 @@
 # timeout_s 540. What it measures comes back under $OUT:
 #   tests.log             the CUDA tests (tests/training/test_cuda.py) and the precision tests
 #   train_step_cuda.json  the privGAN step on the GPU against its measured matmul peaks
+#   pack_cuda.json        8 paper cells stepped one after the other, and packed into one ensemble
 #   cell_run.json, cell_metrics.json
 #                         one paper cell (owners 1 % / 25 %, the paper's networks and batch,
 #                         bf16) at 20 privGAN / 25 GAN epochs, trained and evaluated on the GPU
@@ -44,6 +45,10 @@ echo "== 2. privGAN step on the GPU" | tee -a "$summary"
 timeout 200 python3 -m benchmarks.train_step --device cuda --classes 1 10 --precisions fp32 bf16 \
   --no-looped --steps 20 --warmup 5 --out "$OUT/train_step_cuda.json" 2>&1 | tee -a "$summary"
 
+echo "== 2b. cell packing: 8 ten-digit paper cells, one by one and packed, bf16" | tee -a "$summary"
+timeout 150 python3 -m benchmarks.train_step --device cuda --classes 10 --precisions bf16 \
+  --no-looped --pack 8 --steps 10 --warmup 3 --out "$OUT/pack_cuda.json" 2>&1 | tee -a "$summary"
+
 echo "== 3. one paper cell, 1 % / 25 %, 20 privGAN / 25 GAN epochs, bf16" | tee -a "$summary"
 start=$(date +%s)
 timeout 240 python3 -m privshare run --preset paper --name cell --out-dir /tmp/device_runs \
@@ -62,7 +67,8 @@ try:
     doc = json.loads((out / "train_step_cuda.json").read_text())
 except (OSError, ValueError):
     sys.exit("no step benchmark result: no estimate")
-step = {(c["precision"], c["classes"]): c["seconds_per_step"] for c in doc["cases"]}
+step = {(c["precision"], c["classes"]): c["seconds_per_step"] for c in doc["cases"]
+        if c["layout"] == "batched"}
 privgan_steps, gan_steps = 142_000, 12_500  # the paper grid, counted in README "Performance"
 for pr in ("fp32", "bf16"):
     s = step.get((pr, 10))
@@ -70,4 +76,13 @@ for pr in ("fp32", "bf16"):
         hours = (privgan_steps * s + gan_steps * s / 2) / 3600
         print(f"paper grid, {pr}, cell by cell: {s:.4f} s a ten-digit step -> about {hours:.2f} h "
               "of training (GAN steps counted at half a privGAN step; evaluation not included)")
+try:
+    packed = next(c for c in json.loads((out / "pack_cuda.json").read_text())["cases"]
+                  if c["layout"] == "packed")
+except (OSError, ValueError, StopIteration):
+    sys.exit("no packing result: no packed estimate")
+s = packed["seconds_per_step"] / packed["pack"]  # one cell's share of a packed step
+hours = (privgan_steps * s + gan_steps * s / 2) / 3600
+print(f"paper grid, bf16, packed {packed['pack']} cells at a time: {s:.4f} s a cell's step -> "
+      f"about {hours:.2f} h of training")
 EOF

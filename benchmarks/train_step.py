@@ -6,6 +6,7 @@
     python -m benchmarks.train_step --compile             # also the torch.compile'd step
     python -m benchmarks.train_step --preset quick        # the quick preset's networks and batch
     python -m benchmarks.train_step --preset quick --set train.r1_gamma=1.0   # a lever's cost
+    python -m benchmarks.train_step --pack 6 --classes 10 --no-looped   # cell packing
 
 Every case runs in its own process (so its peak resident memory is its own)
 on random rows of MNIST's shape. For each case it prints seconds per step,
@@ -21,7 +22,11 @@ Cases: fp32 and bf16, 1 and 10 classes batched in one ensemble, and the
 looped oracle (10 one-class trainers stepped one after the other, the
 per-class loop the batched ensemble replaces), and with ``--compile`` the
 batched cases again with ``train.compile=true`` (its compile time is in the
-warm-up, not in the timed steps). Results go to a JSON file.
+warm-up, not in the timed steps). With ``--pack K``, K cells of each
+batched case (seeds 0..K-1) are also timed stepped one after the other
+(``cells``) and packed into one ensemble of K x classes models (``packed``,
+:mod:`privshare.training.packing`); their seconds and FLOPs are those of all
+K cells' steps. Results go to a JSON file.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import torch
 from privshare.config import load_config
 from privshare.hardware import cpu_flags
 from privshare.training import PrivGANTrainer, RealRows, keep_freed_memory, resolve_device
+from privshare.training.packing import PackedPrivGAN
 
 from benchmarks.results import write_result
 
@@ -156,11 +162,17 @@ def run_case(case: dict) -> dict:
     """Time ``case`` in this process; returns its figures."""
     device = torch.device(case["device"])
     allocator = keep_freed_memory() if case["tune_allocator"] else "system default"
+    cells = case.get("pack", 1)
     if case["layout"] == "looped":  # the oracle: one single-class trainer per class
         made = [_trainer(case=case, classes=1, device=device, seed=c) for c in range(case["classes"])]
+    elif case["layout"] in ("cells", "packed"):  # K cells, one after the other or packed
+        made = [_trainer(case=case, classes=case["classes"], device=device, seed=k)
+                for k in range(cells)]
     else:
         made = [_trainer(case=case, classes=case["classes"], device=device)]
     config, trainers = made[0][0], [t for _, t in made]
+    if case["layout"] == "packed":
+        trainers = [PackedPrivGAN(trainers)]
 
     def step() -> None:
         for t in trainers:
@@ -176,10 +188,10 @@ def run_case(case: dict) -> dict:
         _sync(device)
         times.append(time.perf_counter() - t0)
     seconds = float(np.median(times))
-    flops = step_flops(config, classes=case["classes"], owners=2)
+    flops = cells * step_flops(config, classes=case["classes"], owners=2)
     out = dict(case, batch=config.train.batch_size, allocator=allocator, seconds_per_step=seconds,
                seconds_min=float(min(times)),
-               images_per_s=2 * case["classes"] * config.train.batch_size / seconds,
+               images_per_s=cells * 2 * case["classes"] * config.train.batch_size / seconds,
                gflop_per_step=flops / 1e9, gflop_per_s=flops / seconds / 1e9,
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if device.type == "cuda":
@@ -253,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    help="section.key=value for every case (e.g. train.r1_gamma=1.0)")
+    p.add_argument("--pack", type=int, default=0, metavar="K",
+                   help="also time K cells of each batched case one after the other and packed")
     p.add_argument("--case", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.case:  # child process: one case, one JSON line
@@ -297,6 +311,9 @@ def main(argv: list[str] | None = None) -> None:
              for pr in args.precisions for c in args.classes]
     if args.compile:
         cases += [dict(c, compiled=True) for c in list(cases)]
+    if args.pack > 1:
+        cases += [dict(c, layout=layout, pack=args.pack) for c in list(cases)
+                  if not c.get("compiled") for layout in ("cells", "packed")]
     if not args.no_looped:
         cases += [dict(device=str(device), precision=pr, classes=max(args.classes),
                        layout="looped", preset=args.preset,
@@ -309,11 +326,13 @@ def main(argv: list[str] | None = None) -> None:
     for case in cases:
         r = _in_subprocess(case)
         r["fraction_of_peak"] = r["gflop_per_s"] / peaks[r["precision"]]
-        own = shape_peaks.get((r["precision"], r["classes"]))
+        # the packed step's products are K times taller than the shapes timed alone: no %shape
+        own = None if r["layout"] == "packed" else shape_peaks.get((r["precision"], r["classes"]))
         r["shape_peak_gflops"] = own
         r["fraction_of_shape_peak"] = r["gflop_per_s"] / own if own else None
         results.append(r)
-        mode = r["layout"] + (" compiled" if r.get("compiled") else "")
+        mode = r["layout"] + (" compiled" if r.get("compiled") else "") + (
+            f" x{r['pack']}" if r.get("pack") else "")
         print(f"{r['precision']:<9} {r['classes']:>7} {mode:<8} "
               f"{r['seconds_per_step']:>8.3f} {r['images_per_s']:>9.0f} {r['gflop_per_step']:>7.1f} "
               f"{r['gflop_per_s']:>8.1f} {100 * r['fraction_of_peak']:>5.0f}% "

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import privshare.training.losses as losses_mod
-import privshare.training.steps as steps_mod
+import privshare.training.state as state_mod
 from privshare.training import GANTrainer, PrivGANTrainer, RealRows, fit
 from privshare.training.state import OwnerState
 from tests.training.helpers import tiny_config
@@ -124,7 +124,7 @@ def test_classes_every_owner_holds_train_as_in_the_iid_run(monkeypatch):
 
     monkeypatch.setattr(RealRows, "sample", rec(sample))
     monkeypatch.setattr(OwnerState, "noise", rec(noise))
-    monkeypatch.setattr(steps_mod, "random_other_holder", rec(losses_mod.random_other_holder))
+    monkeypatch.setattr(state_mod, "random_other_holder", rec(losses_mod.random_other_holder))
     masked = PrivGANTrainer(config=cfg, rows=_rows(), device=CPU)
     for _ in range(5):
         masked.train_step()
@@ -133,7 +133,7 @@ def test_classes_every_owner_holds_train_as_in_the_iid_run(monkeypatch):
     nxt = lambda *args, **kwargs: next(replay)  # noqa: E731
     monkeypatch.setattr(RealRows, "sample", nxt)
     monkeypatch.setattr(OwnerState, "noise", nxt)
-    monkeypatch.setattr(steps_mod, "random_other_owner", nxt)
+    monkeypatch.setattr(state_mod, "random_other_owner", nxt)
     iid = PrivGANTrainer(config=cfg, rows=_rows(absent=False), device=CPU)
     assert iid.holds is None and all(o.class_mask is None for o in iid.owners)
     for _ in range(5):

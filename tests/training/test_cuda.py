@@ -76,3 +76,26 @@ def test_a_whole_run_and_its_evaluation_on_the_gpu(tmp_path):
     accuracy = [r["value"] for r in ev.rows
                 if r["metric"] == "accuracy" and r["source"] == "real_own" and r["class"] == "all"]
     assert accuracy and min(accuracy) > 0.5  # the tiny digits' own rows, classified on the GPU
+
+
+def test_packed_cells_on_the_gpu_train_as_each_cell_alone():
+    # float64 on the GPU too: the pack's weights equal those of the cells stepped one by one
+    from privshare.training.packing import PackedPrivGAN
+
+    def cells():
+        return [PrivGANTrainer(config=tiny_config("train.precision='fp64'", "train.batch_size=6",
+                                                  f"seed={s}", f"train.privacy_weight={w}"),
+                               rows=[RealRows(r.x.double(), r.counts) for r in _rows_on(CUDA)],
+                               device=CUDA) for s, w in ((0, 1.0), (1, 3.0))]
+
+    alone = cells()
+    for cell in alone:
+        for _ in range(3):
+            cell.train_step()
+    pack = PackedPrivGAN(cells())
+    for _ in range(3):
+        pack.train_step()
+    for packed, lone in zip(pack.unpack(), alone):
+        for a, b in zip(packed.owners, lone.owners):
+            for k, v in a.generator.state_dict().items():
+                torch.testing.assert_close(v, b.generator.state_dict()[k], rtol=1e-7, atol=1e-9)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import privshare.training.steps as steps_mod
+import privshare.training.state as state_mod
 from privshare.models import EnsembleLinear
 from privshare.training import PrivGANTrainer, RealRows
 from privshare.training.state import OwnerState
@@ -64,7 +64,7 @@ def test_batched_privgan_equals_looped_oracle(monkeypatch, kind):
 
     # Record every random draw of the batched run, in call order.
     tape: list[torch.Tensor] = []
-    real_sample, owner_noise, other = RealRows.sample, OwnerState.noise, steps_mod.random_other_owner
+    real_sample, owner_noise, other = RealRows.sample, OwnerState.noise, state_mod.random_other_owner
 
     def rec(fn):
         def wrapped(*a, **k):
@@ -75,7 +75,7 @@ def test_batched_privgan_equals_looped_oracle(monkeypatch, kind):
 
     monkeypatch.setattr(RealRows, "sample", rec(real_sample))
     monkeypatch.setattr(OwnerState, "noise", rec(owner_noise))
-    monkeypatch.setattr(steps_mod, "random_other_owner", rec(other))
+    monkeypatch.setattr(state_mod, "random_other_owner", rec(other))
     for _ in range(STEPS):
         batched.train_step()
 
@@ -90,7 +90,7 @@ def test_batched_privgan_equals_looped_oracle(monkeypatch, kind):
         nxt = lambda *a, **k: next(replay)[c : c + 1]  # noqa: E731
         monkeypatch.setattr(RealRows, "sample", nxt)
         monkeypatch.setattr(OwnerState, "noise", nxt)
-        monkeypatch.setattr(steps_mod, "random_other_owner", nxt)
+        monkeypatch.setattr(state_mod, "random_other_owner", nxt)
         for _ in range(STEPS):
             one.train_step()
         for ob, oo in zip(batched.owners, one.owners):

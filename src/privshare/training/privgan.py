@@ -76,6 +76,8 @@ class PrivGANTrainer:
                                            owners=n_owners, device=device)
         self.shared_rng = torch.Generator(device=device)
         self.shared_rng.manual_seed(derive_seed(config.seed, STAGE_PRIVGAN, CENTRAL, STREAM))
+        self.classes = classes
+        self.privacy_weight: float | torch.Tensor = config.train.privacy_weight
         self.epoch = 0
         self.pretrained = config.train.central_pretrain_epochs == 0
         self.history: list[dict[str, float]] = []
@@ -92,7 +94,7 @@ class PrivGANTrainer:
         t = self.config.train
         steps = t.central_pretrain_epochs * self.steps_per_epoch()
         for _ in range(steps):
-            batches = [r.sample(t.batch_size, o.rng) for r, o in zip(self.rows, self.owners)]
+            batches = [o.real_batch(r, t.batch_size) for r, o in zip(self.rows, self.owners)]
             central_pretrain_step(
                 self.central.network, self.central.optimizer, batches, precision=t.precision,
                 weights=self.class_weights,
@@ -137,13 +139,12 @@ class PrivGANTrainer:
                 fake,
                 network=self.central.network,
                 owners=n,
-                privacy_weight=t.privacy_weight,
+                privacy_weight=self.privacy_weight,
                 precision=t.precision,
                 holds=self.holds,
             )
-        classes = self.rows[0].x.shape[0]
         held = {f"{p}_{j}": int(r.holds.sum()) for j, r in enumerate(self.rows) for p in "dg"}
-        return {k: v / held.get(k, classes) for k, v in losses.items()}  # per-class means
+        return {k: v / held.get(k, self.classes) for k, v in losses.items()}  # per-class means
 
     def state_dict(self) -> dict:
         return {

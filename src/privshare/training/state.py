@@ -24,13 +24,14 @@ from privshare.models import (
     build_generator,
 )
 from privshare.training.augment import augment as _augment
+from privshare.training.losses import random_other_holder, random_other_owner
 from privshare.training.runtime import compile_network
 
 
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
 
 
-def _adam(params, config: OptimConfig) -> torch.optim.Adam:
+def make_adam(params, config: OptimConfig) -> torch.optim.Adam:
     """Adam with the fused kernel where torch has one (one pass over each tensor).
 
     Same update as the per-tensor loop; measured 14 % off a 10-class fp32
@@ -44,7 +45,7 @@ def _adam(params, config: OptimConfig) -> torch.optim.Adam:
     )
 
 
-def _load_adam(optimizer: torch.optim.Adam, state: dict) -> None:
+def load_adam(optimizer: torch.optim.Adam, state: dict) -> None:
     """Load ``state`` but keep this optimiser's kernel choice (a checkpoint carries its own)."""
     fused = [group["fused"] for group in optimizer.param_groups]
     optimizer.load_state_dict(state)
@@ -155,8 +156,8 @@ class OwnerState:
         self.discriminator: Discriminator = build_discriminator(
             model, models=classes, data_dim=data_dim, generator=init
         ).to(device=device, dtype=dtype)
-        self.opt_g = _adam(self.generator.parameters(), optim)
-        self.opt_d = _adam(self.discriminator.parameters(), optim)
+        self.opt_g = make_adam(self.generator.parameters(), optim)
+        self.opt_d = make_adam(self.discriminator.parameters(), optim)
         self.rng = _rng(stream_seed, device)
         if isinstance(self.discriminator, Discriminator):  # D_i's dropout masks: this owner's stream
             self.discriminator.dropout_rng = self.rng
@@ -201,6 +202,19 @@ class OwnerState:
         shape = (self.generator.models, batch, self.latent_dim)
         return torch.randn(shape, generator=rng or self.rng, device=self.device, dtype=self.dtype)
 
+    def real_batch(self, rows: RealRows, batch: int) -> torch.Tensor:
+        """``batch`` of the owner's real rows per class, (C, batch, D), from its stream."""
+        return rows.sample(batch, self.rng)
+
+    def other_owners(self, *, owners: int, batch: int, holds: torch.Tensor | None) -> torch.Tensor:
+        """y' of G_i's D_central term, (C, batch) int64, from this owner's stream: another
+        owner per row (another holder of the row's class when ``holds`` (N, C) is given)."""
+        if holds is None:
+            return random_other_owner(owner=self.index, owners=owners,
+                                      shape=(self.generator.models, batch), rng=self.rng,
+                                      device=self.device)
+        return random_other_holder(owner=self.index, holds=holds, batch=batch, rng=self.rng)
+
     def state_dict(self) -> dict:
         return {
             "index": self.index,
@@ -224,8 +238,8 @@ class OwnerState:
             raise ValueError(f"owner state is for owner {state['index']}, not {self.index}")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
-        _load_adam(self.opt_g, state["opt_g"])
-        _load_adam(self.opt_d, state["opt_d"])
+        load_adam(self.opt_g, state["opt_g"])
+        load_adam(self.opt_d, state["opt_d"])
         self.rng.set_state(state["rng"])
         self.d_steps = int(state.get("d_steps", 0))  # checkpoints written before lazy R1: 0
         if self.ema is not None:
@@ -251,7 +265,7 @@ class CentralState:
         self.network: CentralDiscriminator = build_central_discriminator(
             model, models=classes, data_dim=data_dim, owners=owners, generator=init
         ).to(device=device, dtype=dtype)
-        self.optimizer = _adam(self.network.parameters(), optim)
+        self.optimizer = make_adam(self.network.parameters(), optim)
         self.owners = owners
 
     def state_dict(self) -> dict:
@@ -262,4 +276,4 @@ class CentralState:
         if missing:
             raise KeyError(f"central state lacks {sorted(missing)}; the checkpoint is incomplete")
         self.network.load_state_dict(state["network"])
-        _load_adam(self.optimizer, state["optimizer"])
+        load_adam(self.optimizer, state["optimizer"])

@@ -35,8 +35,6 @@ from privshare.training.losses import (
     generator_adversarial_loss,
     owner_cross_entropy,
     r1_penalty,
-    random_other_holder,
-    random_other_owner,
 )
 from privshare.training.runtime import autocast
 from privshare.training.state import OwnerState, RealRows
@@ -77,7 +75,7 @@ def discriminator_step(
     with autocast(owner.device, precision):
         with torch.set_grad_enabled(keep_graph):
             fake = owner.generator(z)  # (C, B, D)
-        real = rows.sample(batch, owner.rng)  # (C, B, D)
+        real = owner.real_batch(rows, batch)  # (C, B, D)
         # one D_i pass over [real, fake]: one matmul per layer instead of two;
         # D_i sees both through the owner's augmentation (if any), D_central never does
         both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
@@ -125,7 +123,7 @@ def privgan_generator_step(
     *,
     network: CentralDiscriminator,
     owners: int,
-    privacy_weight: float,
+    privacy_weight: float | torch.Tensor,
     precision: str = "fp32",
     holds: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -134,19 +132,19 @@ def privgan_generator_step(
     ``fake`` (C, B, D) must still hold G_i's graph. Only G_i's parameters
     receive gradients; D_i and D_central are used frozen. ``holds`` (N, C) bool:
     which owner holds which class (None: all of them); y' is then drawn among
-    the other holders of each class.
+    the other holders of each class. ``privacy_weight``: lambda, or a (C,)
+    tensor of one lambda per model (packed cells, :mod:`privshare.training.packing`).
     """
-    c, b = fake.shape[:2]
-    if holds is None:
-        targets = random_other_owner(
-            owner=owner.index, owners=owners, shape=(c, b), rng=owner.rng, device=fake.device
-        )
-    else:
-        targets = random_other_holder(owner=owner.index, holds=holds, batch=b, rng=owner.rng)
+    targets = owner.other_owners(owners=owners, batch=fake.shape[1], holds=holds)
     mask = owner.class_mask
+    per_model = torch.is_tensor(privacy_weight)
     with autocast(fake.device, precision):  # a fresh context: D_i and D_central as updated
         loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)), mask=mask)
-        if privacy_weight:  # D_central judges the plain fake, never an augmented view
+        # D_central judges the plain fake, never an augmented view
+        if per_model:
+            weights = privacy_weight if mask is None else privacy_weight * mask
+            loss = loss + owner_cross_entropy(network(fake), targets, mask=weights)
+        elif privacy_weight:
             loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets, mask=mask)
     _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
     owner.update_ema()

@@ -16,7 +16,10 @@ the step's necessary matrix FLOPs (counted from the layer widths, see
 the same precision measured at the start of this run: a large square matrix
 product's (``%peak``) and that of the step's own batched products timed
 alone (``%shape``, :func:`shape_peak`: what the step could reach if it were
-nothing but its matrix products), and peak memory. The CPU's name and its
+nothing but its matrix products), and peak memory. Then the step's floor:
+its products at that shape peak plus its Adam updates timed alone
+(:func:`adam_seconds`), and the largest fraction of the shape peak a step
+that computes the same updates could reach (``at most``). The CPU's name and its
 AMX / AVX-512 flags are printed and stored with the result.
 Cases: fp32 and bf16, 1 and 10 classes batched in one ensemble, and the
 looped oracle (10 one-class trainers stepped one after the other, the
@@ -126,6 +129,34 @@ def shape_peak(products, dtype: torch.dtype, device: torch.device, *, reps: int 
     return flops / seconds / 1e9
 
 
+def adam_seconds(trainers: list, device: torch.device, *, reps: int = 5) -> float:
+    """Best time of every optimiser step one training step takes, alone (seconds).
+
+    The step's Adam updates (each owner's G_j and D_j, and D_central, fp32
+    master weights and moments) run on zero gradients: the same passes over
+    the same tensors as in training, with no matrix product. Together with
+    the products timed alone (:func:`shape_peak`) it bounds the step from
+    below; nothing the step computes can run faster than both. Moves the
+    trainers' weights: call it after the timed steps.
+    """
+    opts = [o for t in trainers for owner in t.owners for o in (owner.opt_g, owner.opt_d)]
+    opts += [t.central.optimizer for t in trainers]
+    params = [p for o in opts for g in o.param_groups for p in g["params"]]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    best = float("inf")
+    for _ in range(reps + 1):
+        _sync(device)
+        t0 = time.perf_counter()
+        for o in opts:
+            o.step()
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    for p in params:
+        p.grad = None
+    return best
+
+
 def matmul_peak(dtype: torch.dtype, device: torch.device, *, n: int = 2048, reps: int = 10) -> float:
     """Best GFLOP/s of an n x n x n matrix product in ``dtype`` on ``device``."""
     a = torch.randn(n, n, device=device).to(dtype)
@@ -196,6 +227,7 @@ def run_case(case: dict) -> dict:
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if device.type == "cuda":
         out["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    out["adam_s"] = adam_seconds(trainers, device)
     return out
 
 
@@ -330,6 +362,10 @@ def main(argv: list[str] | None = None) -> None:
         own = None if r["layout"] == "packed" else shape_peaks.get((r["precision"], r["classes"]))
         r["shape_peak_gflops"] = own
         r["fraction_of_shape_peak"] = r["gflop_per_s"] / own if own else None
+        if own:  # the step's floor: its products at their own peak, then its Adam updates
+            products_s = r["gflop_per_step"] / own
+            r["floor_s"] = products_s + r["adam_s"]
+            r["ceiling_fraction_of_shape_peak"] = products_s / r["floor_s"]
         results.append(r)
         mode = r["layout"] + (" compiled" if r.get("compiled") else "") + (
             f" x{r['pack']}" if r.get("pack") else "")
@@ -337,6 +373,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['seconds_per_step']:>8.3f} {r['images_per_s']:>9.0f} {r['gflop_per_step']:>7.1f} "
               f"{r['gflop_per_s']:>8.1f} {100 * r['fraction_of_peak']:>5.0f}% "
               f"{_percent(r['fraction_of_shape_peak']):>6} {r['peak_rss_mib']:>8.0f}", flush=True)
+        if "floor_s" in r:
+            print(f"{'':<9} {'':>7} floor: products alone {r['floor_s'] - r['adam_s']:.3f} s + "
+                  f"Adam alone {r['adam_s']:.3f} s = {r['floor_s']:.3f} s, so at most "
+                  f"{_percent(r['ceiling_fraction_of_shape_peak'])} of the shape peak", flush=True)
     doc = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "machine": {"python": platform.python_version(), "torch": torch.__version__,
                        "cpus": os.cpu_count(), "threads": torch.get_num_threads(),

@@ -30,10 +30,10 @@ from privshare.training.privgan_setup import (
 from privshare.training.runtime import master_dtype
 from privshare.training.state import RealRows
 from privshare.training.steps import (
-    central_gradient_share,
+    central_gradient_shares,
     central_pretrain_step,
     discriminator_step,
-    privgan_generator_step,
+    privgan_generator_steps,
 )
 
 
@@ -123,26 +123,15 @@ class PrivGANTrainer:
             losses[f"d_{owner.index}"] = d_loss
         if self.epoch >= t.central_delay:
             self.central.optimizer.zero_grad(set_to_none=True)
-            share = [
-                central_gradient_share(
-                    self.central.network, f, owner=j, owners=n, precision=t.precision,
-                    weights=None if self.class_weights is None else self.class_weights[j],
-                )
-                for j, f in enumerate(fakes)
-            ]
+            share = central_gradient_shares(self.central.network, fakes, owners=n,
+                                            precision=t.precision, weights=self.class_weights)
             self.central.optimizer.step()
             self.central.optimizer.zero_grad(set_to_none=True)
             losses["central"] = torch.stack(share).sum()
-        for owner, fake in zip(self.owners, fakes):
-            losses[f"g_{owner.index}"] = privgan_generator_step(
-                owner,
-                fake,
-                network=self.central.network,
-                owners=n,
-                privacy_weight=self.privacy_weight,
-                precision=t.precision,
-                holds=self.holds,
-            )
+        g_losses = privgan_generator_steps(
+            self.owners, fakes, network=self.central.network, owners=n,
+            privacy_weight=self.privacy_weight, precision=t.precision, holds=self.holds)
+        losses.update({f"g_{o.index}": g for o, g in zip(self.owners, g_losses)})
         held = {f"{p}_{j}": int(r.holds.sum()) for j, r in enumerate(self.rows) for p in "dg"}
         return {k: v / held.get(k, self.classes) for k, v in losses.items()}  # per-class means
 

@@ -117,6 +117,54 @@ def central_gradient_share(
     return loss.detach()
 
 
+def central_gradient_shares(
+    network: CentralDiscriminator,
+    fakes: list[torch.Tensor],
+    *,
+    owners: int,
+    precision: str = "fp32",
+    weights: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """:func:`central_gradient_share` of every owner of one process.
+
+    The forward passes share one autocast context, so D_central's weights are
+    cast to bf16 once instead of once per owner; each share is then
+    back-propagated on its own, in owner order, as the one-by-one calls do
+    (its gradient reaches D_central's fp32 ``.grad`` the same way).
+    ``weights`` (N, C) or None. Returns the shares (detached).
+    """
+    with autocast(fakes[0].device, precision):
+        shares = [central_loss_share(network(f.detach()), owner=j, total_rows=owners * f.shape[1],
+                                     mask=None if weights is None else weights[j])
+                  for j, f in enumerate(fakes)]
+    for share in shares:
+        share.backward()
+    return [share.detach() for share in shares]
+
+
+def _privgan_generator_loss(
+    owner: OwnerState,
+    fake: torch.Tensor,
+    *,
+    network: CentralDiscriminator,
+    owners: int,
+    privacy_weight: float | torch.Tensor,
+    holds: torch.Tensor | None,
+) -> torch.Tensor:
+    """G_i's loss on ``fake``, BCE(D_i(fake), 1) + lambda * CE(D_central(fake), y'); call it
+    inside the step's autocast context."""
+    targets = owner.other_owners(owners=owners, batch=fake.shape[1], holds=holds)
+    mask = owner.class_mask
+    loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)), mask=mask)
+    # D_central judges the plain fake, never an augmented view
+    if torch.is_tensor(privacy_weight):
+        weights = privacy_weight if mask is None else privacy_weight * mask
+        loss = loss + owner_cross_entropy(network(fake), targets, mask=weights)
+    elif privacy_weight:
+        loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets, mask=mask)
+    return loss
+
+
 def privgan_generator_step(
     owner: OwnerState,
     fake: torch.Tensor,
@@ -135,20 +183,37 @@ def privgan_generator_step(
     the other holders of each class. ``privacy_weight``: lambda, or a (C,)
     tensor of one lambda per model (packed cells, :mod:`privshare.training.packing`).
     """
-    targets = owner.other_owners(owners=owners, batch=fake.shape[1], holds=holds)
-    mask = owner.class_mask
-    per_model = torch.is_tensor(privacy_weight)
-    with autocast(fake.device, precision):  # a fresh context: D_i and D_central as updated
-        loss = generator_adversarial_loss(owner.discriminator(owner.d_view(fake)), mask=mask)
-        # D_central judges the plain fake, never an augmented view
-        if per_model:
-            weights = privacy_weight if mask is None else privacy_weight * mask
-            loss = loss + owner_cross_entropy(network(fake), targets, mask=weights)
-        elif privacy_weight:
-            loss = loss + privacy_weight * owner_cross_entropy(network(fake), targets, mask=mask)
-    _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
-    owner.update_ema()
-    return loss.detach()
+    return privgan_generator_steps([owner], [fake], network=network, owners=owners,
+                                   privacy_weight=privacy_weight, precision=precision,
+                                   holds=holds)[0]
+
+
+def privgan_generator_steps(
+    party: list[OwnerState],
+    fakes: list[torch.Tensor],
+    *,
+    network: CentralDiscriminator,
+    owners: int,
+    privacy_weight: float | torch.Tensor,
+    precision: str = "fp32",
+    holds: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """:func:`privgan_generator_step` for several owners of one process at once.
+
+    Every owner's loss is computed in ONE autocast context, so D_central's
+    weights are cast to bf16 once for all of them instead of once per owner;
+    then each G_i takes its step. The same numbers as the owners' steps one
+    after the other: G_i's loss depends on G_i, D_i and D_central only, none
+    of which another owner's step changes, and each draws from its own stream.
+    """
+    with autocast(fakes[0].device, precision):  # a fresh context: D_i and D_central as updated
+        losses = [_privgan_generator_loss(o, f, network=network, owners=owners,
+                                          privacy_weight=privacy_weight, holds=holds)
+                  for o, f in zip(party, fakes)]
+    for owner, loss in zip(party, losses):
+        _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
+        owner.update_ema()
+    return [loss.detach() for loss in losses]
 
 
 def gan_generator_step(owner: OwnerState, *, batch: int, precision: str = "fp32") -> torch.Tensor:

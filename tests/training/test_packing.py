@@ -132,3 +132,19 @@ def test_cells_with_different_steps_per_epoch_are_refused():
     assert small.steps_per_epoch() != large.steps_per_epoch()
     with pytest.raises(PackingError, match="steps per epoch; pack only cells with the same"):
         PackedPrivGAN([small, large])
+
+
+def test_fit_checkpoints_a_pack_and_resumes_it(tmp_path):
+    from privshare.training import fit
+
+    straight = PackedPrivGAN(_cells("mlp"))
+    fit(straight, epochs=3)
+    path = tmp_path / "pack.pt"
+    first = PackedPrivGAN(_cells("mlp"))
+    fit(first, epochs=2, checkpoint_path=path, checkpoint_every=1)
+    again = PackedPrivGAN(_cells("mlp"))
+    history = fit(again, epochs=3, checkpoint_path=path, checkpoint_every=1)
+    assert [r["epoch"] for r in history] == [0, 1, 2]
+    _assert_same_state(again.state_dict(), straight.state_dict(), "resumed through fit")
+    cells = again.unpack()
+    assert all(c.epoch == 3 and len(c.history) == 3 for c in cells)

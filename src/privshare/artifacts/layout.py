@@ -134,6 +134,11 @@ class SweepLayout:
         return self.root / ".sweep.lock"
 
     @property
+    def packs(self) -> Path:
+        """Checkpoints of packed privGAN trainings (``--pack``) while they run."""
+        return self.root / "packs"
+
+    @property
     def report(self) -> Path:
         return self.root / REPORT
 

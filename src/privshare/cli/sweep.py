@@ -59,6 +59,10 @@ def sweep(
     only: Annotated[Optional[list[str]], typer.Option(
         help="Run only the cells whose key matches this pattern (repeatable; "
              "e.g. 'gan-*'); the others stay pending.")] = None,
+    pack: Annotated[int, typer.Option(
+        min=0, help="Train the privGANs of up to this many cells at a time as one ensemble "
+                    "(cells differing only in seed, fractions and privacy weight); for GPUs. "
+                    "0: cell by cell.")] = 0,
 ) -> None:
     """Train and evaluate every unfinished cell of a grid; resumes after a kill."""
     from privshare.experiments.engines import EngineSettings
@@ -79,7 +83,7 @@ def sweep(
             gpus=spec.gpus_per_cell if gpus_per_cell is None else gpus_per_cell)
         result = run_sweep(spec, out_dir=out_dir, workers=workers, threads=threads,
                            retry_failed=retry_failed, drop_models=drop_models, progress=progress,
-                           engine=settings, only=tuple(only or ()))
+                           engine=settings, only=tuple(only or ()), pack=pack)
     except _errors() as err:
         fail(err)
     console.print(f"sweep {result.root}: {result.cells} cells, {result.already_done} were done, "

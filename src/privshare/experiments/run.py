@@ -89,7 +89,7 @@ def _open_folder(config: RunConfig, layout: RunLayout) -> None:
     save_config(config, layout.config)
 
 
-def _refuse_foreign(layout: RunLayout) -> None:
+def refuse_foreign(layout: RunLayout) -> None:
     """A folder that exists, holds files and no run config is not ours to write into."""
     if (layout.root.exists() and not layout.config.is_file()
             and any(p != layout.lock for p in layout.root.iterdir())):
@@ -128,6 +128,19 @@ class Trained(NamedTuple):
     dpsgd: dict | None  # the privacy budget each owner spent (``dpgan`` only)
 
 
+def save_privgan(trainer: PrivGANTrainer, *, layout: RunLayout, manifest: dict) -> Trained:
+    """Save a trained privGAN's models into the run folder; what it adds to the records."""
+    classes, shape = tuple(manifest["classes"]), tuple(manifest["image_shape"])
+    for o in trainer.owners:
+        save_owner_model(layout, method="privgan", owner=o.index, state=o,
+                         classes=classes, image_shape=shape)
+    save_model_file(
+        layout.central_model, kind="privgan_central", classes=classes, image_shape=shape,
+        networks={"central": trainer.central.network.state_dict()}, owners=len(trainer.owners),
+    )
+    return Trained({"privgan": trainer.history}, {"privgan": trainer.steps_per_epoch()}, None)
+
+
 def _train_method(
     method: str,
     *,
@@ -151,19 +164,9 @@ def _train_method(
     steps: dict[str, int] = {}
     if method == "privgan":
         trainer = PrivGANTrainer(config=config, rows=rows, device=device)
-        steps["privgan"] = trainer.steps_per_epoch()
-        histories["privgan"] = fit(
-            trainer, epochs=t.epochs_privgan, checkpoint_path=layout.checkpoint("privgan"),
-            checkpoint_every=t.checkpoint_every, config=cfg, progress=progress, label="privGAN",
-        )
-        for o in trainer.owners:
-            save_owner_model(layout, method="privgan", owner=o.index, state=o,
-                             classes=classes, image_shape=shape)
-        save_model_file(
-            layout.central_model, kind="privgan_central", classes=classes, image_shape=shape,
-            networks={"central": trainer.central.network.state_dict()}, owners=len(rows),
-        )
-        return Trained(histories, steps, None)
+        fit(trainer, epochs=t.epochs_privgan, checkpoint_path=layout.checkpoint("privgan"),
+            checkpoint_every=t.checkpoint_every, config=cfg, progress=progress, label="privGAN")
+        return save_privgan(trainer, layout=layout, manifest=manifest)
     dp_steps = []
     for j, r in enumerate(rows):
         if method == "dpgan":
@@ -302,16 +305,18 @@ def run_experiment(
         sigmas = noise_multipliers(config, labels=tuple(partition.classes),
                                    counts=[counts[f"owner_{j}"] for j in range(partition.owners)])
     layout = RunLayout(Path(config.out_dir) / config.name)
-    _refuse_foreign(layout)
+    refuse_foreign(layout)
     with run_folder_lock(layout.lock, RunExistsError):
         return _run_in(config, layout, dataset, partition, device, progress,
                        keep_data=data is not None, sigmas=sigmas, while_waiting=while_waiting)
 
 
-def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
-            device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False,
-            sigmas: list[float] | None = None, while_waiting: WaitFn | None = None) -> Run:
-    """:func:`run_experiment`'s work, with the run folder's lock held."""
+def start_run_folder(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
+                     device: torch.device, *, keep_data: bool = False
+                     ) -> tuple[dict, list[RealRows], dict]:
+    """Open (or reopen) the run folder with its lock held: its config, partition and manifest
+    written; returns the manifest (what a restarted run already finished kept), the owners'
+    real rows and the histories recorded so far."""
     kill_point("run:locked")
     _open_folder(config, layout)
     kill_point("run:config-saved")
@@ -323,8 +328,9 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
     manifest = _manifest(config, dataset, partition, device)
     if layout.manifest.is_file():  # a restarted run keeps what it already finished
         previous = json.loads(layout.manifest.read_text())
-        for key in ("methods_done", "timings_s", "steps_per_epoch"):
-            manifest[key] = previous.get(key, manifest[key])
+        for key in ("methods_done", "timings_s", "steps_per_epoch", "packed_with"):
+            if key in previous:
+                manifest[key] = previous[key]
         if "dpsgd" in previous:
             manifest["dpsgd"] = previous["dpsgd"]
     write_json_atomic(layout.manifest, manifest)
@@ -336,6 +342,32 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
     ]
     torch.manual_seed(config.seed)  # nothing should use the global stream; pin it anyway
     histories = json.loads(layout.history.read_text()) if layout.history.is_file() else {}
+    return manifest, rows, histories
+
+
+def record_method(method: str, trained: Trained, *, config: RunConfig, layout: RunLayout,
+                  manifest: dict, histories: dict, seconds: float) -> None:
+    """Write a trained method into the run's history and manifest, then drop its checkpoints."""
+    histories.update(trained.histories)
+    manifest["steps_per_epoch"].update(trained.steps_per_epoch)
+    if trained.dpsgd is not None:
+        manifest["dpsgd"] = trained.dpsgd
+    manifest["timings_s"][method] = round(seconds, 3)
+    manifest["methods_done"].append(method)
+    write_json_atomic(layout.history, histories)
+    write_json_atomic(layout.manifest, manifest)
+    kill_point("run:method-recorded")
+    if not config.train.keep_checkpoints:
+        for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
+            ck.unlink()
+
+
+def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: Partition,
+            device: torch.device, progress: ProgressFn | None, *, keep_data: bool = False,
+            sigmas: list[float] | None = None, while_waiting: WaitFn | None = None) -> Run:
+    """:func:`run_experiment`'s work, with the run folder's lock held."""
+    manifest, rows, histories = start_run_folder(config, layout, dataset, partition, device,
+                                                 keep_data=keep_data)
     for method in manifest["methods_done"]:
         log.info("%s already trained in %s; skipping", method, layout.root)
     pending = [m for m in config.train.methods if m not in manifest["methods_done"]]
@@ -355,18 +387,8 @@ def _run_in(config: RunConfig, layout: RunLayout, dataset: Dataset, partition: P
             raise
         kill_point("run:models-saved")
         with record:
-            histories.update(trained.histories)
-            manifest["steps_per_epoch"].update(trained.steps_per_epoch)
-            if trained.dpsgd is not None:
-                manifest["dpsgd"] = trained.dpsgd
-            manifest["timings_s"][method] = round(time.perf_counter() - start, 3)
-            manifest["methods_done"].append(method)
-            write_json_atomic(layout.history, histories)
-            write_json_atomic(layout.manifest, manifest)
-        kill_point("run:method-recorded")
-        if not config.train.keep_checkpoints:
-            for ck in layout.checkpoint(method, None).parent.glob(f"{method}*.pt"):
-                ck.unlink()
+            record_method(method, trained, config=config, layout=layout, manifest=manifest,
+                          histories=histories, seconds=time.perf_counter() - start)
 
     lanes = _lanes(pending, concurrent=config.train.concurrent_methods)
     if len(lanes) == 1:

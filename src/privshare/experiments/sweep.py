@@ -259,6 +259,32 @@ def _record(store: ResultStore, cell: Cell, outcome: dict, failed: dict[str, str
             progress(cell, "failed", failed[cell.key])
 
 
+def _train_packs(cells: Sequence[Cell], *, root: Path, size: int, threads: int | None) -> None:
+    """Train the privGANs of ``cells`` in packs of up to ``size`` runs that may share one;
+    a pack that fails leaves its cells to train one by one."""
+    import torch
+
+    from privshare.experiments.packed import pack_signature, train_privgan_packed
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    groups: dict[str, list[RunConfig]] = {}
+    for cell in cells:
+        if cell.method == "privgan":
+            config = config_from_dict(json.loads(_cell_json(cell, root)))
+            groups.setdefault(pack_signature(config), []).append(config)
+    for members in groups.values():
+        for i in range(0, len(members), size):
+            chunk = members[i:i + size]
+            if len(chunk) < 2:
+                continue
+            try:
+                train_privgan_packed(chunk, checkpoints=SweepLayout(root).packs)
+            except Exception as err:  # noqa: BLE001 - the cells then train alone
+                log.warning("packed privGAN of %s failed, they train one by one: %s",
+                            ", ".join(c.name for c in chunk), err)
+
+
 def _cell_filter(patterns: Sequence[str], keys: Sequence[str]) -> Callable[[str], bool]:
     """A predicate over cell keys: true for all when ``patterns`` is empty."""
     if not patterns:
@@ -282,6 +308,7 @@ def run_sweep(
     progress: SweepProgress | None = None,
     engine: EngineSettings | None = None,
     only: Sequence[str] = (),
+    pack: int = 0,
 ) -> SweepResult:
     """Run (or resume) every unfinished cell of ``spec`` under ``out_dir / spec.name``.
 
@@ -297,9 +324,21 @@ def run_sweep(
     ``only``: shell-style patterns over cell keys (``gan-*``, ``privgan-f0.1-*``);
     when given, just the unfinished cells matching one of them run now, the
     rest stay pending. Each pattern must match a cell of the grid.
+    ``pack`` >= 2: before the cells run, train the privGANs of up to ``pack``
+    unfinished cells at a time as one ensemble (:mod:`privshare.experiments.packed`;
+    cells that differ only in seed, fractions and privacy weight, with equal
+    steps per epoch), in this process; each cell then finds its privGAN
+    trained. For GPUs, where one cell's step is launch-bound; on a CPU it
+    gains little (README, "Cell packing").
     """
     if workers < 1:
         raise ValueError(f"workers={workers}: use 1 (in this process) or more")
+    if pack < 0:
+        raise ValueError(f"pack={pack}: use 0 or 1 (no packing) or the number of cells a pack "
+                         "may hold, e.g. 8")
+    if pack > 1 and ((engine is not None and engine.engine != "local") or workers > 1):
+        raise SweepError(f"--pack {pack} trains the packs in this process: use it with the "
+                         "local engine and one worker (no --engine ray, no --workers)")
     root = Path(out_dir) / spec.name
     planned = plan_cells(spec, root=root)
     wanted_key = _cell_filter(only, [c.key for c in planned])
@@ -330,6 +369,8 @@ def run_sweep(
         def finished(cell: Cell, outcome: dict) -> None:
             _record(store, cell, outcome, failed, progress, drop)
 
+        if pack > 1:
+            _train_packs(todo, root=root, size=pack, threads=threads)
         jobs = [(c, (_cell_json(c, root), spec, threads)) for c in todo]
         runner.run(_guarded, jobs, started=started, finished=finished)
         total = len(store.cells())

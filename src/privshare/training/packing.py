@@ -52,11 +52,11 @@ class PackingError(ValueError):
     """These cells cannot be trained as one ensemble; the message says why."""
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_keys(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        out.update(_flat(v, key + ".") if isinstance(v, dict) else {key: v})
+        out.update(flat_keys(v, key + ".") if isinstance(v, dict) else {key: v})
     return out
 
 
@@ -68,7 +68,7 @@ def pack_problem(configs: Sequence[RunConfig]) -> str | None:
     """
     if len(configs) < 1:
         return "no cells to pack"
-    flats = [_flat(config_to_dict(c)) for c in configs]
+    flats = [flat_keys(config_to_dict(c)) for c in configs]
     first = flats[0]
     for i, flat in enumerate(flats[1:], start=1):
         differ = sorted(k for k in set(first) | set(flat)

@@ -102,3 +102,17 @@ def test_a_metric_that_is_not_source_colon_metric_is_refused(tmp_path):
     report = build_report(root, axis_metrics=("privgan_pooled:accuracy",))
     assert [f.name for f in report.figures if f.name.startswith("axis_")] == [
         "axis_train_privacy_weight_privgan_pooled_accuracy"]
+
+
+def test_a_sweep_still_running_names_the_seeds_stored_and_those_planned(tmp_path):
+    root = make_axis_store(tmp_path / "front")
+    with ResultStore(root / "results.sqlite") as store:  # seed 2's cells are not done yet
+        store._con.execute("DELETE FROM results WHERE cell_id IN "
+                           "(SELECT id FROM cells WHERE seed = 2)")
+        store._con.execute("UPDATE cells SET status = 'pending' WHERE seed = 2")
+        store._con.commit()
+    report = build_report(root)
+    fig = next(f for f in report.figures if f.name == "axis_train_privacy_weight_privgan_accuracy")
+    svg = fig.svg.read_text()
+    assert "training seeds [0, 1] (of [0, 1, 2] planned), evaluation seeds [0]" in svg
+    assert "n: 2 training seeds" in svg

@@ -134,10 +134,14 @@ def _label(line: Line) -> str:
 
 
 def _seeds_text(res: Results) -> str:
-    spec = res.meta.get("spec", {})
-    train = spec.get("seeds", sorted({c.seed for c in res.cells}))
-    evaluation = spec.get("eval_seeds", sorted({r["eval_seed"] for r in res.rows}))
-    return f"training seeds {list(train)}, evaluation seeds {list(evaluation)}"
+    """The seeds the figure's values come from (the stored cells'), and the grid's plan
+    where it has more (a sweep still running)."""
+    stored = {r["cell_id"] for r in res.rows}
+    train = sorted({c.seed for c in res.cells if c.id in stored})
+    evaluation = sorted({r["eval_seed"] for r in res.rows})
+    planned = sorted(res.meta.get("spec", {}).get("seeds", train))
+    text = f"training seeds {train}" + (f" (of {planned} planned)" if planned != train else "")
+    return text + f", evaluation seeds {evaluation}"
 
 
 def axis_figure(res: Results, out_dir: Path, *, key: str, source: str, metric: str

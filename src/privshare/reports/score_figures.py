@@ -79,7 +79,9 @@ def score_distributions(res: Results, out_dir: Path) -> list[FigureFile] | None:
                     ax.set_xlabel("D's probability that the row is real")
                 if i == 0:
                     ax.set_ylabel("density")
-        axes[0][0].legend(fontsize=6)
+        drawn = [ax for row in axes for ax in row if ax.get_legend_handles_labels()[0]]
+        if drawn:  # the legend on the first panel with scores (the top row may have none yet)
+            drawn[0].legend(fontsize=6)
         figures.append(save_figure(
             fig, out_dir, f"fig8_scores_class{cls}", title=f"Discriminator scores, class {cls}",
             caption="Histograms (50 bins on [0, 1], normalised) of the discriminators' scores on "

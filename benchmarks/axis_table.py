@@ -8,10 +8,11 @@ cell (owner fractions), prints per owner: the utility of its rows, of all
 privGAN rows pooled and of those fine-tuned on its own, its own rows, and the
 attacks on what crosses its boundary (D_central's attribution, the
 black-box attacks on its shared rows) beside the white-box attack on its own
-D_j, all AUC; each figure is the mean over the training seeds stored, with
-its 95 % Student-t interval when there are two or more (:mod:`privshare.intervals`),
-and the number of seeds. Reads the store; computes nothing new. ``--markdown``
-prints a Markdown table.
+D_j, all AUC; each figure is the point the report draws against the axis
+(:func:`privshare.reports.axis_figures.axis_points`): the mean over the
+training seeds stored, with its 95 % Student-t interval over them (with one
+training seed, over its evaluation seeds, if several), and the seeds. Reads
+the store; computes nothing new. ``--markdown`` prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
-from privshare.experiments.store import ResultStore
-from privshare.intervals import t_interval
+from privshare.reports.axis_figures import Point, axis_points
+from privshare.reports.results import load_results, value_text
 
 COLUMNS = (  # (header, source, owner: "j" = the row's owner, metric)
     ("G_j rows", "privgan", "j", "accuracy"),
@@ -35,43 +36,40 @@ COLUMNS = (  # (header, source, owner: "j" = the row's owner, metric)
 )
 
 
-def _fmt(values: list[float]) -> str:
-    if not values:
+def _fmt(point: Point | None) -> str:
+    if point is None:
         return "-"
-    mean, lo, hi = t_interval(values)
+    _, mean, lo, hi, _ = point
     return f"{mean:.3f}" if lo is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def axis_rows(store: Path, *, axis: str, cell: tuple[float, float]) -> list[list[str]]:
-    with ResultStore(store) as s:
-        cells = [c for c in s.cells(status="done") if c.mirror_of is None
-                 and (c.f0, c.f1) == cell and axis in c.axes]
-        results = [r for r in s.results() if r["class"] == "all" and not r["mirrored"]]
-    by_cell: dict[int, list[dict]] = {}
-    keys = {c.key: c for c in cells}
-    for r in results:
-        if r["cell"] in keys:
-            by_cell.setdefault(r["cell"], []).append(r)
+    """The table: a header, then one row per owner and axis value of the cell ``cell``.
+
+    Each figure is the report's point (:func:`privshare.reports.axis_figures.axis_points`):
+    the mean over training seeds of each cell's mean over its evaluation seeds."""
+    res = load_results(store)
+    values = res.axes.get(axis, [])
+    done = [c for c in res.cells if c.status == "done" and c.fractions == cell and axis in c.axes]
+    points: dict[tuple[str, str, str], dict] = {}  # (source, metric, owner) -> value -> point
+    for _, sources, _, metric in COLUMNS:
+        for src in sources if isinstance(sources, tuple) else (sources,):
+            for (owner, fractions, _), line in axis_points(res, key=axis, source=src,
+                                                           metric=metric).items():
+                if fractions == cell:
+                    points[(src, metric, owner)] = {json.dumps(p[0]): p for p in line}
     out = [["owner", axis, "seeds", *(h for h, *_ in COLUMNS)]]
     for owner in ("0", "1"):
-        for value in sorted({c.axes[axis] for c in cells}):
-            here = [c for c in cells if c.axes[axis] == value]
-            line = [owner, f"{value:g}" if isinstance(value, float) else str(value),
-                    ",".join(str(c.seed) for c in sorted(here, key=lambda c: c.seed))]
-            for _, source, who, metric in COLUMNS:
-                sources = source if isinstance(source, tuple) else (source,)
-                parts = []
-                for src in sources:
-                    vals = []
-                    for c in here:
-                        # a cell's figure: the mean over its evaluation seeds
-                        got = [r["value"] for r in by_cell.get(c.key, []) if r["source"] == src
-                               and r["owner"] == (owner if who == "j" else who)
-                               and r["metric"] == metric and r["value"] is not None]
-                        if got:
-                            vals.append(sum(got) / len(got))
-                    parts.append(_fmt(vals))
-                line.append(" / ".join(parts))
+        for value in values:
+            seeds = sorted(c.seed for c in done if c.axes[axis] == value)
+            if not seeds:
+                continue
+            line = [owner, value_text(value), ",".join(map(str, seeds))]
+            for _, sources, who, metric in COLUMNS:
+                line.append(" / ".join(
+                    _fmt(points.get((src, metric, owner if who == "j" else who), {})
+                         .get(json.dumps(value)))
+                    for src in (sources if isinstance(sources, tuple) else (sources,))))
             out.append(line)
     return out
 

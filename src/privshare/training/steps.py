@@ -109,12 +109,7 @@ def central_gradient_share(
     :func:`~privshare.training.losses.central_class_weights` (None: every
     owner holds every class). Returns the share (detached).
     """
-    batch = fake.shape[1]
-    with autocast(fake.device, precision):
-        logits = network(fake.detach())  # (C, B, N)
-        loss = central_loss_share(logits, owner=owner, total_rows=owners * batch, mask=weights)
-    loss.backward()
-    return loss.detach()
+    return _central_shares(network, [(owner, fake, weights)], owners=owners, precision=precision)[0]
 
 
 def central_gradient_shares(
@@ -133,10 +128,20 @@ def central_gradient_shares(
     (its gradient reaches D_central's fp32 ``.grad`` the same way).
     ``weights`` (N, C) or None. Returns the shares (detached).
     """
-    with autocast(fakes[0].device, precision):
-        shares = [central_loss_share(network(f.detach()), owner=j, total_rows=owners * f.shape[1],
-                                     mask=None if weights is None else weights[j])
-                  for j, f in enumerate(fakes)]
+    return _central_shares(network, [(j, f, None if weights is None else weights[j])
+                                     for j, f in enumerate(fakes)], owners=owners,
+                           precision=precision)
+
+
+def _central_shares(network: CentralDiscriminator,
+                    parts: list[tuple[int, torch.Tensor, torch.Tensor | None]], *, owners: int,
+                    precision: str) -> list[torch.Tensor]:
+    """(owner j, its rows (C, B, D), its class weights) -> j's share, back-propagated into
+    D_central's ``.grad``: every forward in one autocast context, then each backward in order."""
+    with autocast(parts[0][1].device, precision):
+        shares = [central_loss_share(network(x.detach()), owner=j, total_rows=owners * x.shape[1],
+                                     mask=w)  # logits (C, B, N)
+                  for j, x, w in parts]
     for share in shares:
         share.backward()
     return [share.detach() for share in shares]
@@ -243,12 +248,8 @@ def central_pretrain_step(
     (None: every owner holds every class).
     """
     optimizer.zero_grad(set_to_none=True)
-    total = torch.zeros((), device=batches[0].device)
-    for j, rows in enumerate(batches):
-        total = total + central_gradient_share(
-            network, rows, owner=j, owners=len(batches), precision=precision,
-            weights=None if weights is None else weights[j],
-        )
+    shares = central_gradient_shares(network, batches, owners=len(batches), precision=precision,
+                                     weights=weights)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return total
+    return torch.stack(shares).sum()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from privshare.artifacts import RunLayout
 from privshare.artifacts.lock import run_folder_lock
-from privshare.config import RunConfig, config_to_dict
+from privshare.config import RunConfig
 from privshare.data.prepare import prepare_data
 from privshare.experiments.run import (
     RunExistsError,
@@ -34,7 +34,7 @@ from privshare.experiments.run import (
 )
 from privshare.training import PrivGANTrainer, fit, resolve_device
 from privshare.training.loop import ProgressFn
-from privshare.training.packing import CELL_KEYS, PackedPrivGAN, flat_keys, pack_problem
+from privshare.training.packing import PackedPrivGAN, pack_problem
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,3 @@ def train_privgan_packed(configs: list[RunConfig], *, checkpoints: Path,
                 trained.append(config.name)
             path.unlink(missing_ok=True)
     return trained
-
-
-def pack_signature(config: RunConfig) -> str:
-    """What must agree for two runs to share a pack (everything but the per-cell keys)."""
-    flat = flat_keys(config_to_dict(config))
-    return repr(sorted((k, repr(v)) for k, v in flat.items() if k not in CELL_KEYS))

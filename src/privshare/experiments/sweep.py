@@ -264,7 +264,8 @@ def _train_packs(cells: Sequence[Cell], *, root: Path, size: int, threads: int |
     a pack that fails leaves its cells to train one by one."""
     import torch
 
-    from privshare.experiments.packed import pack_signature, train_privgan_packed
+    from privshare.experiments.packed import train_privgan_packed
+    from privshare.training.packing import pack_signature
 
     if threads is not None:
         torch.set_num_threads(threads)

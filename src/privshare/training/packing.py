@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from privshare.config import RunConfig, config_to_dict
+from privshare.config.loading import flatten_keys
 from privshare.models import build_central_discriminator, build_discriminator, build_generator
 from privshare.training.privgan import PrivGANTrainer
 from privshare.training.state import CentralState, OwnerState, RealRows, load_adam, make_adam
@@ -52,12 +53,14 @@ class PackingError(ValueError):
     """These cells cannot be trained as one ensemble; the message says why."""
 
 
-def flat_keys(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(flat_keys(v, key + ".") if isinstance(v, dict) else {key: v})
-    return out
+def cell_settings(config: RunConfig) -> dict[str, Any]:
+    """Every setting (dotted key -> value) that must agree between packed cells."""
+    return {k: v for k, v in flatten_keys(config_to_dict(config)) if k not in CELL_KEYS}
+
+
+def pack_signature(config: RunConfig) -> str:
+    """Equal for two runs exactly when their :func:`cell_settings` agree (a grouping key)."""
+    return repr(sorted((k, repr(v)) for k, v in cell_settings(config).items()))
 
 
 def pack_problem(configs: Sequence[RunConfig]) -> str | None:
@@ -68,11 +71,9 @@ def pack_problem(configs: Sequence[RunConfig]) -> str | None:
     """
     if len(configs) < 1:
         return "no cells to pack"
-    flats = [flat_keys(config_to_dict(c)) for c in configs]
-    first = flats[0]
-    for i, flat in enumerate(flats[1:], start=1):
-        differ = sorted(k for k in set(first) | set(flat)
-                        if k not in CELL_KEYS and first.get(k) != flat.get(k))
+    first, *rest = [cell_settings(c) for c in configs]
+    for i, settings in enumerate(rest, start=1):
+        differ = sorted(k for k in set(first) | set(settings) if first.get(k) != settings.get(k))
         if differ:
             return (f"cell {i} differs from cell 0 in {', '.join(differ)}; only "
                     f"{', '.join(CELL_KEYS)} may differ between packed cells")

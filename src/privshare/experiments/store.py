@@ -427,10 +427,7 @@ class ResultStore:
                 old = unpacked(r["name"], bytes(r["data"]))[1]
                 new = rewrite(old)
                 if new != old:
-                    stored, data = packed(name, new)
-                    con.execute("DELETE FROM artifacts WHERE cell_id = ? AND name = ?",
-                                (r["cell_id"], r["name"]))
-                    con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (r["cell_id"], stored, data))
+                    _replace_artifact(con, r["cell_id"], r["name"], *packed(name, new))
                     changed += 1
         return changed
 
@@ -444,9 +441,7 @@ class ResultStore:
             for r in plain:
                 name, data = packed(r["name"], bytes(r["data"]))
                 if name != r["name"]:
-                    con.execute("DELETE FROM artifacts WHERE cell_id = ? AND name = ?",
-                                (r["cell_id"], r["name"]))
-                    con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (r["cell_id"], name, data))
+                    _replace_artifact(con, r["cell_id"], r["name"], name, data)
         self._con.execute("VACUUM")
         self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the WAL
         return before, self.path.stat().st_size
@@ -524,6 +519,13 @@ class ResultStore:
 
 GZ = ".gz"  # suffix of an artifact stored gzipped
 PACKED = (".json", ".csv", ".txt")  # text artifacts: gzip makes them about 14 times smaller
+
+
+def _replace_artifact(con: sqlite3.Connection, cell_id: int, old_name: str, name: str,
+                      data: bytes) -> None:
+    """Store ``data`` as cell ``cell_id``'s artifact ``name`` in place of ``old_name``."""
+    con.execute("DELETE FROM artifacts WHERE cell_id = ? AND name = ?", (cell_id, old_name))
+    con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (cell_id, name, data))
 
 
 def stored_name(name: str) -> str:

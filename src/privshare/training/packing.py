@@ -172,10 +172,6 @@ class PackedOwner:
         self.r1_gamma, self.r1_every, self.d_steps = first.r1_gamma, first.r1_every, first.d_steps
         self.latent_dim, self.device, self.dtype = first.latent_dim, first.device, first.dtype
 
-    @property
-    def sampler(self):
-        return self.generator
-
     def update_ema(self) -> None:
         """No moving average in packed training (refused by :func:`pack_problem`)."""
 
@@ -190,15 +186,12 @@ class PackedOwner:
     def d_view(self, x: torch.Tensor) -> torch.Tensor:
         if not self.augment:
             return x
-        return torch.cat([c.d_view(part) for c, part in zip(self.cells, self._parts(x))])
+        return torch.cat([c.d_view(part) for c, part in zip(self.cells, x.split(self.models))])
 
     def other_owners(self, *, owners: int, batch: int, holds: torch.Tensor | None) -> torch.Tensor:
         if holds is not None:
             raise PackingError("packed cells need every owner to hold every class")
         return torch.cat([c.other_owners(owners=owners, batch=batch, holds=None) for c in self.cells])
-
-    def _parts(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(x.split(self.models, dim=0))
 
     def state_dict(self) -> dict:
         return {"index": self.index, "generator": self.generator.state_dict(),

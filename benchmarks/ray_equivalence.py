@@ -2,8 +2,8 @@
 
     python -m benchmarks.ray_equivalence --grid quick --out results/ray-equivalence
 
-Starts a Ray cluster on localhost (a head and a second node, one CPU each,
-as ``tests/experiments/test_sweep_ray.py`` does), runs the grid once with
+Starts a Ray cluster on localhost (a head and a second node, one CPU each;
+:func:`localhost_cluster`, which ``tests/experiments/test_sweep_ray.py`` uses too), runs the grid once with
 the local engine and once with ``--engine ray`` on that cluster (one torch
 thread per cell both times, so every sum runs in the same order), then
 compares the two stores row by row (cell, source, owner, evaluation seed,
@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,25 +39,39 @@ def _ray() -> str:
     return shutil.which("ray") or str(Path(sys.executable).parent / "ray")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_cluster() -> str:
-    """A head and a worker node on localhost, one CPU each; returns the head's address."""
-    port = _free_port()
+@contextmanager
+def localhost_cluster() -> Iterator[str]:
+    """``ray start`` a head and a second node on localhost (1 CPU each); yields the head's
+    address, then stops them and gives this process back its own Ray authentication mode."""
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+           "RAY_USAGE_STATS_ENABLED": "0",
+           # a localhost cluster: head and worker must agree on Ray's token authentication
+           # (seen here: with ~/.ray/auth_token present the head enabled it, the worker did
+           # not, and the worker could not join)
+           "RAY_AUTH_MODE": "disabled"}
     common = ["--num-cpus=1", "--num-gpus=0", "--object-store-memory=200000000"]
-    os.environ["RAY_AUTH_MODE"] = "disabled"  # this driver connects in the cluster's mode
-    subprocess.run([_ray(), "start", "--head", f"--port={port}", "--include-dashboard=false",
-                    "--disable-usage-stats", *common], env=env, check=True, capture_output=True,
-                   timeout=120)
-    subprocess.run([_ray(), "start", f"--address=127.0.0.1:{port}", *common], env=env, check=True,
-                   capture_output=True, timeout=120)
-    return f"127.0.0.1:{port}"
+    driver_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process connects as a driver: same mode
+    try:
+        subprocess.run([_ray(), "start", "--head", f"--port={port}", "--include-dashboard=false",
+                        "--disable-usage-stats", *common], env=env, check=True, capture_output=True,
+                       timeout=120)
+        subprocess.run([_ray(), "start", f"--address=127.0.0.1:{port}", *common], env=env,
+                       check=True, capture_output=True, timeout=120)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([_ray(), "stop", "--force"], capture_output=True, timeout=120)
+        if driver_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = driver_mode
 
 
 def _rows(store: Path) -> dict[tuple, float]:
@@ -87,14 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         local = run_sweep(spec, out_dir=root / "local", threads=1, drop_models=True)
         local_s = time.perf_counter() - t0
-        address = start_cluster()
-        try:
+        with localhost_cluster() as address:
             t0 = time.perf_counter()
             ray = run_sweep(spec, out_dir=root / "ray", threads=1, drop_models=True,
                             engine=EngineSettings(engine="ray", address=address))
             ray_s = time.perf_counter() - t0
-        finally:
-            subprocess.run([_ray(), "stop", "--force"], capture_output=True, timeout=120)
         result = compare(_rows(local.store), _rows(ray.store))
     doc = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "grid": args.grid,
            "cells": {"local": local.cells, "ray": ray.cells},

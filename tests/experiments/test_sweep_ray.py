@@ -7,57 +7,25 @@ once, and requests the cluster cannot meet refused before anything is written.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks.ray_equivalence import free_port, localhost_cluster
 from privshare.experiments.engines import EngineError, EngineSettings
 from privshare.experiments.grids import spec_from_dict
 from privshare.experiments.store import ResultStore
 from privshare.experiments.sweep import run_sweep
 from tests.experiments.test_sweep import FAST_EVAL
 
-REPO = Path(__file__).resolve().parents[2]
-RAY = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """``ray start`` a head and a second node (1 CPU each); yields the address."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "RAY_USAGE_STATS_ENABLED": "0",
-           # a localhost test cluster: head and worker must agree on Ray's token authentication
-           # (seen here: with ~/.ray/auth_token present the head enabled it, the worker did
-           # not, and the worker could not join)
-           "RAY_AUTH_MODE": "disabled"}
-    common = ["--num-cpus=1", "--num-gpus=0", "--object-store-memory=200000000"]
-    driver_mode = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process connects as a driver: same mode
-    try:
-        subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
-                        "--disable-usage-stats", *common], env=env, check=True, capture_output=True,
-                       timeout=120)
-        subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", *common], env=env, check=True,
-                       capture_output=True, timeout=120)
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-        if driver_mode is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = driver_mode
+    """A head and a second node on localhost (1 CPU each); yields the address."""
+    with localhost_cluster() as address:
+        yield address
 
 
 def _spec(name: str, **extra):
@@ -114,7 +82,7 @@ def test_requests_the_cluster_cannot_meet_are_refused_before_anything_is_written
                   engine=EngineSettings(engine="ray", address=cluster, gpus=1))
     with pytest.raises(EngineError, match=r"no Ray cluster answers there"):
         run_sweep(_spec("g"), out_dir=tmp_path,
-                  engine=EngineSettings(engine="ray", address=f"127.0.0.1:{_free_port()}"))
+                  engine=EngineSettings(engine="ray", address=f"127.0.0.1:{free_port()}"))
     with pytest.raises(EngineError, match="need --engine ray"):
         run_sweep(_spec("g"), out_dir=tmp_path, engine=EngineSettings(gpus=0.5))
     assert not (tmp_path / "g").exists()

@@ -6,9 +6,10 @@
   float32 (:func:`privshare.artifacts.scores.first_seed_scores`): the report
   draws nothing else, and every seed's metrics are in the rows. About six
   times smaller.
-- Every ``metrics.json`` of a cell (a copy of the cell's result rows with its
-  evaluation settings and pool counts) is stored gzipped, about 14 times
-  smaller, and read back byte for byte
+- Every ``metrics.json`` of a cell loses its copy of the cell's result rows
+  and their summary (the results table holds the rows;
+  :func:`privshare.artifacts.scores.metrics_without_rows`), keeping the
+  evaluation settings and pool counts, and is stored gzipped
   (:meth:`privshare.experiments.store.ResultStore.compact`).
 - Then the file is vacuumed.
 
@@ -21,7 +22,7 @@ import argparse
 from pathlib import Path
 
 from privshare.artifacts.layout import RunLayout
-from privshare.artifacts.scores import first_seed_scores
+from privshare.artifacts.scores import first_seed_scores, metrics_without_rows
 from privshare.experiments.store import ResultStore
 
 
@@ -32,9 +33,11 @@ def main() -> None:
     with ResultStore(args.store) as store:
         before = args.store.stat().st_size
         cut = store.rewrite_artifacts(RunLayout.SCORES, first_seed_scores)
+        slim = store.rewrite_artifacts(RunLayout.METRICS_JSON, metrics_without_rows)
         after = store.compact()[1]
     print(f"{args.store}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB "
-          f"({cut} scores files cut to the first seed in float32)")
+          f"({cut} scores files cut to the first seed in float32, "
+          f"{slim} metrics.json without their rows)")
 
 
 if __name__ == "__main__":

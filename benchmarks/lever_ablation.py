@@ -35,6 +35,8 @@ from pathlib import Path
 
 from scipy import stats
 
+from privshare.artifacts.layout import RunLayout
+
 from benchmarks.lever_table import ATTACKS, SOURCES, _mean, print_table
 
 
@@ -119,7 +121,7 @@ def _run_one(recipe: str, seed: int, *, out_dir: Path, eval_seeds: list[int],
     config = load_config(preset="quick", overrides=[
         *BASE, *RECIPES[recipe], *extra, f"seed={seed}", f'name="{name}"', f'out_dir="{out_dir}"'])
     root = out_dir / name
-    if not (root / "metrics.json").is_file():
+    if not RunLayout(root).evaluated:
         log.info("training %s", name)
         run = run_experiment(config)
         log.info("evaluating %s at seeds %s", name, eval_seeds)
@@ -140,7 +142,7 @@ def table(roots: dict[str, list[Path]], *, eval_seeds: list[int]) -> list[list[s
             *(f"AUC {a}" for a in ATTACKS)]
     out = [head]
     for recipe, folders in roots.items():
-        docs = [[row for row in json.loads((r / "metrics.json").read_text())["rows"]
+        docs = [[row for row in RunLayout(r).read_metrics()["rows"]
                  if row["seed"] in eval_seeds] for r in folders]  # the same evaluation seeds
         minutes = [sum(v for k, v in json.loads((r / "run.json").read_text())
                        .get("timings_s", {}).items() if k in ("privgan", "gan")) / 60
@@ -187,7 +189,7 @@ def main() -> None:
             if not args.table_only:
                 root = _run_one(recipe, seed, out_dir=args.out_dir, eval_seeds=eval_seeds,
                                 extra=tuple(args.overrides))
-            if (root / "metrics.json").is_file():
+            if RunLayout(root).evaluated:
                 roots.setdefault(recipe, []).append(root)
     print_table(table(roots, eval_seeds=eval_seeds), markdown=args.markdown)
 

@@ -17,6 +17,8 @@ import json
 import statistics
 from pathlib import Path
 
+from privshare.artifacts.layout import RunLayout
+
 SOURCES = ("real_own", "gan", "privgan", "privgan_pooled", "own+gan", "own+privgan_pooled",
            "gan>own", "privgan_pooled>own")
 ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan", "privgan_d", "gan")
@@ -37,7 +39,7 @@ def table(runs: list[Path], seed: int | None = None) -> list[list[str]]:
             *(f"AUC {a}" for a in ATTACKS)]
     out = [head]
     for root in runs:
-        doc = json.loads((root / "metrics.json").read_text())
+        doc = RunLayout(root).read_metrics()
         rows = [r for r in doc["rows"] if seed is None or r["seed"] == seed]
         seeds = [seed] if seed is not None else doc["seeds"]
         timings = json.loads((root / "run.json").read_text()).get("timings_s", {})

@@ -22,6 +22,7 @@ import json
 import statistics
 from pathlib import Path
 
+from privshare.artifacts.layout import RunLayout
 from privshare.intervals import t_interval
 
 ACCURACY = "accuracy"
@@ -85,7 +86,7 @@ def main() -> None:
     seeds = [int(s) for s in args.extra_seeds.split(",") if s]
     values: dict[tuple, float] = {}
     for run in args.runs:
-        rows = _rows(json.loads((run / "metrics.json").read_text())["rows"])
+        rows = _rows(RunLayout(run).read_metrics()["rows"])
         if seeds and run.name not in extra:
             extra[run.name] = extra_rows(run, seeds=seeds, sources=sources)
             if args.save:

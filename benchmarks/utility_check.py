@@ -14,7 +14,6 @@ with Kendall's tau between the two orderings. Results go to a JSON file.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from sklearn.svm import SVC
 
 from benchmarks.results import write_result
 from privshare.artifacts import load_run
+from privshare.artifacts.layout import RunLayout
 from privshare.evaluation import load_eval_config, training_sets
 from privshare.experiments.evaluate import _data
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--components", type=int, default=50)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    doc = json.loads((args.run_dir / "metrics.json").read_text())
+    doc = RunLayout(args.run_dir).read_metrics()
     saved = doc["config"]
     config = replace(load_eval_config(), utility_sources=tuple(saved["utility_sources"]),
                      samples=saved["samples"], real_rows=saved["real_rows"])

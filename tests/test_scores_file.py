@@ -1,8 +1,10 @@
-"""What a sweep store keeps of a run's scores.npz: the first seed, in float32."""
+"""What a sweep store keeps of a run's scores.npz (the first seed, in float32) and of its
+metrics.json (no rows)."""
 
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -50,6 +52,8 @@ def test_compact_store_cuts_the_scores_of_an_older_store(tmp_path, monkeypatch, 
     from benchmarks import compact_store
     from privshare.experiments.store import Cell, ResultStore
 
+    metrics = {"rows": [{"value": 0.5}], "summary": [{"mean": 0.5}], "seeds": [0],
+               "counts": {"0": 3}}
     full = _npz(**{"gan/0/0/members": np.linspace(0, 1, 50), "gan/0/0/nonmembers": np.zeros(50),
                    "seed1/gan/0/0/members": np.ones(50), "seed1/gan/0/0/nonmembers": np.zeros(50)})
     path = tmp_path / "r.sqlite"
@@ -57,9 +61,15 @@ def test_compact_store_cuts_the_scores_of_an_older_store(tmp_path, monkeypatch, 
         store.initialise(spec={"name": "t"}, info={}, cells=[Cell(
             key="gan-0", method="gan", fractions=(0.1, 0.1), seed=0, run_seed=1, run_dir="c",
             config={})])
-        store.finish(store.cells()[0].id, rows=[], artifacts={"scores.npz": full}, elapsed_s=1.0)
+        store.finish(store.cells()[0].id, rows=[], artifacts={"scores.npz": full,
+                     "metrics.json": json.dumps(metrics).encode()}, elapsed_s=1.0)
     monkeypatch.setattr("sys.argv", ["compact_store", str(path)])
     compact_store.main()
-    assert "1 scores files cut" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 scores files cut" in out and "1 metrics.json without their rows" in out
     with ResultStore(path) as store:
-        assert store.artifact(store.cells()[0].id, "scores.npz") == first_seed_scores(full)
+        cell = store.cells()[0].id
+        assert store.artifact(cell, "scores.npz") == first_seed_scores(full)
+        assert json.loads(store.artifact(cell, "metrics.json")) == {"seeds": [0], "counts": {"0": 3}}
+    compact_store.main()  # run again, it changes nothing
+    assert "0 scores files cut" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import os
 import signal
 import sqlite3
@@ -173,7 +174,14 @@ def test_a_failing_cell_does_not_stop_the_others_in_worker_processes(tmp_path):
         done = s.cells(status="done")[0]
         assert s.artifact(done.id, "samples_privgan_owner1.npz") is not None
         stored_scores = s.artifact(done.id, "scores.npz")
+        stored_metrics = json.loads(s.artifact(done.id, "metrics.json"))
+        stored_rows = len([r for r in s.rows() if r["cell_id"] == done.id])
     run_dir = result.root / done.run_dir
+    # the store keeps the run's metrics.json less the rows its results table holds
+    run_metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(run_metrics["rows"]) == stored_rows > 0
+    assert stored_metrics == {k: v for k, v in run_metrics.items() if k not in ("rows", "summary")}
+    assert stored_metrics["counts"] and stored_metrics["config"]
     assert (run_dir / "run.json").is_file() and not list(run_dir.rglob("*.pt"))  # --drop-models
     # the store keeps the run's scores cut to the first seed in float32
     assert stored_scores == first_seed_scores((run_dir / "scores.npz").read_bytes())

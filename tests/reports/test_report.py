@@ -137,3 +137,40 @@ def test_a_single_run_folder_reports_from_its_metrics_files(tmp_path):
     assert "fig5 utility heatmaps" in report.skipped  # one grid point cannot make a heatmap
     res = load_results(run.root)
     assert res.kind == "run" and res.cells[0].f0 == 0.2 and len(res.rows) == len(rows)
+
+
+def test_a_committed_run_folder_with_gzipped_metrics_reads_the_same(tmp_path):
+    """Committed run folders keep metrics.json / metrics.csv gzipped; readers take either."""
+    import gzip
+    import json
+
+    from privshare.artifacts.layout import RunLayout
+    from privshare.config import load_config
+    from privshare.experiments import run_experiment
+
+    from .conftest import _rows
+
+    config = load_config(preset="tiny", overrides=[f'out_dir="{tmp_path}"', 'name="g"'])
+    root = run_experiment(config).root
+    layout = RunLayout(root)
+    assert not layout.evaluated
+    rows = _rows("privgan", 0.2, 0.4)
+    header = "source,owner,seed,metric,class,value,n\n"
+    body = "".join(f"{r['source']},{r['owner']},{r['eval_seed']},{r['metric']},{r['class']},"
+                   f"{r['value']},{r['n']}\n" for r in rows)
+    doc = {"rows": len(rows), "seeds": [0]}
+    layout.metrics_csv.write_text(header + body)
+    layout.metrics_json.write_text(json.dumps(doc))
+    plain = load_results(root)
+    for path in (layout.metrics_csv, layout.metrics_json):
+        gz = path.with_name(path.name + ".gz")
+        gz.write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    assert layout.evaluated and layout.read_metrics() == doc
+    packed = load_results(root)
+    assert packed.rows == plain.rows and len(packed.rows) == len(rows)
+    assert packed.artifact(0, RunLayout.METRICS_JSON) == json.dumps(doc).encode()
+    layout.metrics_json.with_name("metrics.json.gz").unlink()
+    assert not layout.evaluated
+    with pytest.raises(FileNotFoundError, match="metrics.json.gz"):
+        layout.read_metrics()

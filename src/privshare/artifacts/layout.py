@@ -16,7 +16,9 @@
       owner_<j>/grid_<method>.png        one row of samples per class
       checkpoints/*.pt            resumable training state
       .run.lock                   held while a process trains or evaluates the run
-      metrics.json, metrics.csv   what ``privshare evaluate`` measured (rows, settings, summary)
+      metrics.json, metrics.csv   what ``privshare evaluate`` measured (rows, settings, summary);
+                                  a run folder committed to a repository may keep them gzipped
+                                  (metrics.json.gz, metrics.csv.gz): every reader takes either
       scores.npz                  raw attack scores of the first evaluation seed
       report/                     what ``privshare report RUN`` writes by default
 
@@ -32,12 +34,33 @@ folder per trained cell::
 
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, Any, ClassVar
 
 METHODS = ("privgan", "gan", "dpgan")
 REPORT = "report"  # folder a report is written to, inside a run or sweep folder
+GZ = ".gz"  # suffix of a file kept gzipped
+
+
+def stored(path: Path) -> Path | None:
+    """``path`` if it is a file, else its gzipped copy ``path.gz`` if that is, else None."""
+    for candidate in (path, path.with_name(path.name + GZ)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open ``path`` (or its gzipped copy, see :func:`stored`) for reading text."""
+    found = stored(path)
+    if found is None:
+        raise FileNotFoundError(f"{str(path)!r} (nor {path.name + GZ!r}) does not exist")
+    if found.name.endswith(GZ):
+        return gzip.open(found, "rt", encoding="utf-8", newline="")
+    return found.open(encoding="utf-8", newline="")
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,16 @@ class RunLayout:
     @property
     def scores(self) -> Path:
         return self.root / self.SCORES
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the run has its metrics.json (plain or gzipped)."""
+        return stored(self.metrics_json) is not None
+
+    def read_metrics(self) -> dict[str, Any]:
+        """The run's metrics.json document, read plain or gzipped."""
+        with open_text(self.metrics_json) as fh:
+            return json.load(fh)
 
     @property
     def config(self) -> Path:

@@ -1,4 +1,5 @@
-"""The raw attack scores file (``scores.npz``) and the part of it a sweep store keeps.
+"""What a sweep store keeps of a cell's evaluation files: the raw attack scores
+(``scores.npz``) cut to the first seed, and ``metrics.json`` without its rows.
 
 A run folder's ``scores.npz`` holds arrays named ``<source>/<owner>/<class>/<group>``
 for the first evaluation seed and ``seed<k>/<source>/<owner>/<class>/<group>`` for
@@ -8,6 +9,7 @@ each later seed k, as float64.
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 
@@ -29,3 +31,18 @@ def first_seed_scores(npz: bytes) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(buf, **kept)
     return buf.getvalue()
+
+
+ROW_KEYS = ("rows", "summary")  # metrics.json's copies of the result rows and their means
+
+
+def metrics_without_rows(doc: bytes) -> bytes:
+    """A metrics.json cut to what a sweep store keeps beside its results table: the
+    evaluation settings, seeds, pool and training-set counts and timings.
+
+    Its ``rows`` are the very rows the store's results table holds, and ``summary``
+    is their mean and interval, which the report recomputes; together they were
+    about nine tenths of the file.
+    """
+    kept = {k: v for k, v in json.loads(doc).items() if k not in ROW_KEYS}
+    return json.dumps(kept, indent=1, sort_keys=True).encode()

@@ -34,7 +34,7 @@ import numpy as np
 import privshare
 from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.artifacts.lock import exclusive
-from privshare.artifacts.scores import first_seed_scores
+from privshare.artifacts.scores import first_seed_scores, metrics_without_rows
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict, validate
 from privshare.experiments import axes
 from privshare.experiments.engines import EngineSettings, open_engine
@@ -163,7 +163,8 @@ def _npz_bytes(**arrays: np.ndarray) -> bytes:
 def _artifacts(run: Any, run_dir: Path) -> dict[str, bytes]:
     """A few synthetic images per class and owner, the raw attack scores of the first
     evaluation seed (:func:`~privshare.artifacts.scores.first_seed_scores`) and the
-    metrics."""
+    evaluation's settings and counts (metrics.json without the rows the results table
+    holds: :func:`~privshare.artifacts.scores.metrics_without_rows`)."""
     out = {}
     for method in run.methods:
         for j in range(run.owners):
@@ -174,7 +175,8 @@ def _artifacts(run: Any, run_dir: Path) -> dict[str, bytes]:
     if (run_dir / RunLayout.SCORES).is_file():
         out[RunLayout.SCORES] = first_seed_scores((run_dir / RunLayout.SCORES).read_bytes())
     if (run_dir / RunLayout.METRICS_JSON).is_file():
-        out[RunLayout.METRICS_JSON] = (run_dir / RunLayout.METRICS_JSON).read_bytes()
+        out[RunLayout.METRICS_JSON] = metrics_without_rows(
+            (run_dir / RunLayout.METRICS_JSON).read_bytes())
     return out
 
 

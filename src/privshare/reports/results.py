@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from privshare.artifacts.layout import RunLayout, SweepLayout
+from privshare.artifacts.layout import RunLayout, SweepLayout, open_text, stored
 from privshare.config.renamed import RENAMED_ATTACKS
 from privshare.experiments.store import Cell, ResultStore, StoreError
 
@@ -223,7 +223,7 @@ def _from_run(root: Path) -> Results:
     """One evaluated run folder as a one-cell result set (``metrics.csv`` + files)."""
     layout = RunLayout(root)
     metrics = layout.metrics_csv
-    if not metrics.is_file():
+    if stored(metrics) is None:
         raise ResultsError(f"run {str(root)!r} has no {metrics.name}; evaluate it first "
                            "(privshare evaluate RUN_DIR)")
     config = tomllib.loads(layout.config.read_text())
@@ -232,15 +232,17 @@ def _from_run(root: Path) -> Results:
     cell = Cell(key=root.name, method="run", fractions=fractions, seed=config["seed"],
                 run_seed=config["seed"], run_dir=".", config=config, id=0,
                 status=manifest.get("status", "done"))
-    with metrics.open(newline="") as fh:
+    with open_text(metrics) as fh:
         rows = [normalise_row(r) for r in csv.DictReader(fh)]
     for r in rows:
         r.update(cell_id=0, cell=cell.key, cell_method="run", f0=cell.f0, f1=cell.f1,
                  owners=cell.owners, seed=cell.seed, mirrored=0, **_position(cell, r["owner"]))
     artifacts: dict[tuple[int, str], bytes] = {}
-    for name in (RunLayout.SCORES, RunLayout.METRICS_JSON):
-        if (root / name).is_file():
-            artifacts[(0, name)] = (root / name).read_bytes()
+    if layout.scores.is_file():
+        artifacts[(0, RunLayout.SCORES)] = layout.scores.read_bytes()
+    if layout.evaluated:
+        with open_text(layout.metrics_json) as fh:
+            artifacts[(0, RunLayout.METRICS_JSON)] = fh.read().encode()
     for npz in root.glob("owner_*/synthetic_*.npz"):
         owner = npz.parent.name.removeprefix("owner_")
         method = npz.stem.removeprefix("synthetic_")

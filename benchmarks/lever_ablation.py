@@ -103,6 +103,13 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r10-l10-e40-bn": _conv16_privgan(r1=10.0, weight=10.0, more=_BN),
     # between the two weights measured (3: G_0 0.886, D_central 0.57; 10: 0.866, 0.54)
     "conv16-r10-l5-e40-bn": _conv16_privgan(r1=10.0, weight=5.0, more=_BN),
+    # the `conv` preset at batch 32: twice its generator steps in the same epochs (the
+    # batch 256 lever showed fewer, larger steps worse at one budget)
+    "conv16-r10-l10-e40-bn-b32": _conv16_privgan(r1=10.0, weight=10.0,
+                                                  more=(*_BN, "train.batch_size=32")),
+    # the `conv` preset with Adam's step size 5e-4 instead of 2e-4, for its 880 steps
+    "conv16-r10-l10-e40-bn-lr5": _conv16_privgan(r1=10.0, weight=10.0,
+                                                  more=(*_BN, "optim.lr=5e-4")),
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
     "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),

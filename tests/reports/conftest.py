@@ -67,7 +67,8 @@ def _artifacts(method: str, f0: float, seed: int) -> dict[str, bytes]:
         x = rng.integers(0, 256, size=(len(y), 8, 8), dtype=np.uint8)
         out[f"samples_{method}_owner{o}.npz"] = _npz(x=x, y=y)
     scores = {}
-    kinds = ("privgan_max", "privgan_mean", "privgan_d") if method == "privgan" else ("gan",)
+    kinds = (("privgan_max", "privgan_mean", "privgan_d", "privgan_central", "mc_privgan")
+             if method == "privgan" else ("gan", "mc_gan"))
     for kind in kinds:
         for o in "01":
             for cls in CLASSES:

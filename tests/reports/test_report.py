@@ -53,6 +53,13 @@ def test_axes_are_labelled_with_units(built):
     assert svg["fig5_utility_heatmaps"].count("<image") == 4  # three shaded panels, the colour bar
     assert "random guess" in svg["fig7_attack_vs_fraction"]
     assert "false-positive rate (log)" in svg["roc_attacks"]
+    # a row of white-box attacks on the owners' own D and a row on what crosses the boundary,
+    # each with its attacks' own curves
+    roc = svg["roc_attacks"]
+    assert "never shared" in roc and "crosses the boundary" in roc
+    for label in ("max over D_i", "central discriminator", "privGAN rows, Monte-Carlo",
+                  "local-GAN rows, Monte-Carlo"):
+        assert label in roc, label
     assert "attack advantage" in svg["privacy_utility"]
     for name, text in svg.items():
         if name != "fig4_samples":
@@ -174,3 +181,17 @@ def test_a_committed_run_folder_with_gzipped_metrics_reads_the_same(tmp_path):
     assert not layout.evaluated
     with pytest.raises(FileNotFoundError, match="metrics.json.gz"):
         layout.read_metrics()
+
+
+def test_score_figures_skip_cells_still_pending(tmp_path):
+    """A sweep in progress: the largest diagonal cell is not done, so the ROC and score
+    panels come from the finished ones instead of an empty panel for it."""
+    from privshare.experiments.store import ResultStore
+    from privshare.reports.score_figures import _diagonal
+
+    make_store(tmp_path)
+    assert _diagonal(load_results(tmp_path)) == [0.2, 0.1, 0.05]
+    with ResultStore(tmp_path / "results.sqlite") as store:
+        store._con.execute("UPDATE cells SET status = 'pending' WHERE key = 'privgan-0.2-0.2'")
+        store._con.commit()
+    assert _diagonal(load_results(tmp_path)) == [0.1, 0.05]

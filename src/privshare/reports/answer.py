@@ -43,7 +43,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "DP-GAN rows, then own rows": ("dpgan>own",),
     "DP-GAN rows only": ("dpgan",),
 }
-SHARED_ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan")  # on what leaves the owner
+SHARED_ATTACKS = N.SHARED_ATTACKS  # on what leaves the owner
 LOCAL_ATTACK = "privgan_d"  # D_j, which never leaves the owner
 LOCAL_SOURCES = ("gan", "own+gan", "gan>own", "dpgan", "own+dpgan", "dpgan>own")  # the options a local GAN cell gives
 TPR = "tpr_at_fpr_1pct"

@@ -18,4 +18,7 @@ ATTACK_ACCURACY = "attack_accuracy"  # precision at |members| (the paper's measu
 BASE_RATE = "base_rate"  # random-guess accuracy |members| / |pool|
 AUC = "auc"
 ADVANTAGE = "advantage"  # max |TPR - FPR|
-ATTACK_SOURCES = ("gan", "privgan_max", "privgan_mean")
+ATTACK_SOURCES = ("gan", "privgan_max", "privgan_mean")  # white-box, on each owner's own D
+# attacks on what leaves an owner in privGAN: the shared D_central and G_j's shared rows
+SHARED_ATTACKS = ("privgan_central", "mc_privgan", "nn_privgan")
+SHARED_GAN_ATTACKS = ("mc_gan", "nn_gan")  # black-box on a local GAN's shared rows

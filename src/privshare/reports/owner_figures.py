@@ -21,8 +21,8 @@ from privshare.reports.axis_figures import STYLES
 from privshare.reports.results import Results, fractions_text, setting_text, summarise
 from privshare.reports.style import FigureFile, fraction_axis, line_kwargs, new_figure, save_figure
 
-PRIVGAN_ATTACKS = ("privgan_max", "privgan_mean", "privgan_central", "mc_privgan", "nn_privgan")
-LOCAL_ATTACKS = ("gan", "mc_gan", "nn_gan")  # the same attacks on a local GAN
+PRIVGAN_ATTACKS = ("privgan_max", "privgan_mean", *N.SHARED_ATTACKS)
+LOCAL_ATTACKS = ("gan", *N.SHARED_GAN_ATTACKS)  # the same attacks on a local GAN
 MAX_CELLS = len(STYLES)  # one marker and line style each; the caption says when more exist
 
 

@@ -16,13 +16,16 @@ from privshare.reports import names as N
 from privshare.reports.results import Results, ScoreSet, summarise
 from privshare.reports.style import HIST, FigureFile, line_kwargs, new_figure, save_figure
 
+GAN_KINDS = ("gan", *N.SHARED_GAN_ATTACKS)  # a local GAN's scores: its D, its shared rows
 MAX_CLASSES = 2  # the paper shows digit 0 (Fig. 8) and digit 1 (Fig. 9)
 MAX_ROWS = 3
 BINS = np.linspace(0.0, 1.0, 51)  # the reference's 50 bins on [0, 1]
 
 
 def _privgan_cells(res: Results) -> list:
-    return [c for c in res.cells if c.method in ("privgan", "run") and c.mirror_of is None]
+    """privGAN cells (or a run folder) with scores to show: finished, not mirrors."""
+    return [c for c in res.cells if c.method in ("privgan", "run") and c.mirror_of is None
+            and c.status == "done"]
 
 
 def _diagonal(res: Results) -> list[float]:
@@ -33,14 +36,15 @@ def _diagonal(res: Results) -> list[float]:
 
 
 def _sets_at(res: Results, f: float) -> list[ScoreSet]:
-    """Scores of one privGAN cell with owner 0 at f (square if possible) and GANs at f."""
+    """Scores of one privGAN cell with owner 0 at f (square if possible) and of the local
+    GANs at f."""
     cells = [c for c in _privgan_cells(res) if c.f0 == f]
     cells.sort(key=lambda c: c.f1 != f)  # prefer (f, f)
     out = [s for s in res.score_sets(cells[0].id) if s.kind != "gan"] if cells else []
     for cell in res.cells:
         if cell.mirror_of is None:
             out += [s for s in res.score_sets(cell.id)
-                    if s.kind == "gan" and cell.fraction(s.owner) == f]
+                    if s.kind in GAN_KINDS and cell.fraction(s.owner) == f]
     return out
 
 
@@ -90,44 +94,73 @@ def score_distributions(res: Results, out_dir: Path) -> list[FigureFile] | None:
     return figures or None
 
 
+# ROC rows: what each attacker holds
+ROC_ROWS = (
+    ("white-box on each owner's D (never shared)", N.ATTACK_SOURCES),
+    ("on what crosses the boundary: D_central, the shared rows", (*N.SHARED_ATTACKS, *N.SHARED_GAN_ATTACKS)),
+)
+
+
+def _roc_line(ax, sets: list[ScoreSet], kind: str) -> float | None:
+    """Draw attack ``kind``'s ROC against owner 0, classes pooled; return its FPR floor."""
+    chosen = [s for s in sets if s.kind == kind and s.owner == "0"]
+    if not chosen:
+        return None
+    y = np.concatenate([np.r_[np.ones(len(s.groups["members"])),
+                              np.zeros(len(s.groups["nonmembers"]))] for s in chosen])
+    score = np.concatenate([np.r_[s.groups["members"], s.groups["nonmembers"]] for s in chosen])
+    fpr, tpr, _ = roc_curve(y, score)
+    floor = 1.0 / max(1, int((y == 0).sum()))
+    kw = line_kwargs(kind)
+    kw["markevery"] = max(1, len(fpr) // 8)
+    ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), **kw)
+    return floor
+
+
 def roc_curves(res: Results, out_dir: Path) -> FigureFile | None:
-    """ROC of each attack on log-log axes, one panel per fraction (classes pooled)."""
+    """ROC of each attack on log-log axes against owner 0, classes pooled: one column per
+    fraction; a row for the white-box attacks on the owners' own discriminators and a row
+    for those on what crosses the boundary (D_central and the shared synthetic rows)."""
     fractions = _diagonal(res)
     panels = [(f, _sets_at(res, f)) for f in fractions]
-    panels = [(f, sets) for f, sets in panels if any(s.kind in N.ATTACK_SOURCES for s in sets)]
+    rows = [(title, kinds) for title, kinds in ROC_ROWS
+            if any(s.kind in kinds for _, sets in panels for s in sets)]
+    panels = [(f, sets) for f, sets in panels
+              if any(s.kind in kinds for s in sets for _, kinds in rows)]
     if not panels:
         return None
-    fig, axes = new_figure(ncols=len(panels), width=3.6, height=3.4, sharey=True)
-    for ax, (f, sets) in zip(axes[0], panels):
-        floor = 1.0
-        for kind in N.ATTACK_SOURCES:
-            chosen = [s for s in sets if s.kind == kind and s.owner == "0"]
-            if not chosen:
-                continue
-            y = np.concatenate([np.r_[np.ones(len(s.groups["members"])),
-                                      np.zeros(len(s.groups["nonmembers"]))] for s in chosen])
-            score = np.concatenate([np.r_[s.groups["members"], s.groups["nonmembers"]]
-                                    for s in chosen])
-            fpr, tpr, _ = roc_curve(y, score)
-            floor = min(floor, 1.0 / max(1, int((y == 0).sum())))
-            kw = line_kwargs(kind)
-            kw["markevery"] = max(1, len(fpr) // 8)
-            ax.plot(np.maximum(fpr, floor), np.maximum(tpr, floor), **kw)
-        grid = np.logspace(np.log10(floor), 0, 50)
-        ax.plot(grid, grid, color="black", linewidth=0.8, linestyle=(0, (2, 2)), label="random guess")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(floor, 1)
-        ax.set_ylim(floor, 1.05)
-        ax.set_xlabel("false-positive rate (log)")
-        ax.set_title(f"owner 0, owners at {100 * f:g}%", fontsize=9)
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].set_ylabel("true-positive rate (log)")
-    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig, axes = new_figure(nrows=len(rows), ncols=len(panels), width=3.6, height=3.4, sharey="row")
+    for r, (title, kinds) in enumerate(rows):
+        for c, (f, sets) in enumerate(panels):
+            ax = axes[r][c]
+            floors = [x for kind in kinds if (x := _roc_line(ax, sets, kind)) is not None]
+            floor = min(floors, default=1e-3)
+            grid = np.logspace(np.log10(floor), 0, 50)
+            ax.plot(grid, grid, color="black", linewidth=0.8, linestyle=(0, (2, 2)),
+                    label="random guess")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(floor, 1)
+            ax.set_ylim(floor, 1.05)
+            ax.set_xlabel("false-positive rate (log)")
+            ax.set_title(f"owner 0, owners at {100 * f:g}%\n{title}", fontsize=8)
+            ax.grid(True, which="major", alpha=0.3)
+            if not floors:
+                ax.text(0.5, 0.5, "no scores stored", ha="center", transform=ax.transAxes)
+        axes[r][0].set_ylabel("true-positive rate (log)")
+        legend = {}  # every series drawn in the row, once (a panel may lack some)
+        for ax in axes[r]:
+            legend.update({lab: h for h, lab in zip(*ax.get_legend_handles_labels())})
+        axes[r][0].legend(legend.values(), legend.keys(), fontsize=6, loc="lower right")
     return save_figure(fig, out_dir, "roc_attacks", title="Attack ROC curves (log axes)",
-                       caption="ROC of the white-box attacks against owner 0, all classes pooled, "
-                               "on log-log axes so the low-false-positive region shows. Rates "
-                               "below 1/|non-members| cannot be resolved and are clipped there.")
+                       caption="ROC of each attack against owner 0, all classes pooled, on "
+                               "log-log axes so the low-false-positive region shows. Top: "
+                               "white-box attacks on the discriminators that never leave an "
+                               "owner. Bottom: attacks on what crosses the boundary, D_central "
+                               "(owner 0's rows told from the other owners' rows) and the "
+                               "shared synthetic rows (black-box, Monte-Carlo and nearest "
+                               "neighbour). Rates below 1/|non-members| cannot be resolved "
+                               "and are clipped there.")
 
 
 def privacy_utility(res: Results, out_dir: Path) -> FigureFile | None:

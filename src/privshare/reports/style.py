@@ -57,6 +57,10 @@ SERIES = {
     "gan>own": Series("local GAN rows, then own real", "#e65100", "X", "--"),
     "real_pooled": Series("all owners' real data", "#757575", "v", (0, (1, 3))),
     "privgan_central": Series("privGAN, central discriminator", "#0d47a1", "x", (0, (5, 2, 1, 2))),
+    "mc_privgan": Series("privGAN rows, Monte-Carlo (black-box)", "#1b5e20", "d", (0, (3, 1))),
+    "nn_privgan": Series("privGAN rows, nearest row (black-box)", "#66bb6a", "<", (0, (1, 1))),
+    "mc_gan": Series("local-GAN rows, Monte-Carlo (black-box)", "#b71c1c", ">", (0, (3, 1))),
+    "nn_gan": Series("local-GAN rows, nearest row (black-box)", "#e57373", "h", (0, (1, 1))),
 }
 HIST = {  # score distributions: hatch and outline so they survive greyscale
     "members": {"color": "#c62828", "hatch": "///", "label": "members (training rows)"},

@@ -195,3 +195,20 @@ def test_score_figures_skip_cells_still_pending(tmp_path):
         store._con.execute("UPDATE cells SET status = 'pending' WHERE key = 'privgan-0.2-0.2'")
         store._con.commit()
     assert _diagonal(load_results(tmp_path)) == [0.1, 0.05]
+
+
+def test_score_histograms_zoom_on_a_narrow_band_only():
+    """Scores filling [0, 1] keep the paper's 50 bins on it; a regularised D's scores, all
+    near 0.5, get 50 bins on their own range so members and non-members can be told apart."""
+    from privshare.reports.results import ScoreSet
+    from privshare.reports.score_figures import BINS, _bins
+
+    wide = ScoreSet("privgan_d", "0", "0", {"members": np.array([0.05, 0.9]),
+                                            "nonmembers": np.array([0.5])})
+    assert np.array_equal(_bins(wide), BINS)
+    narrow = ScoreSet("privgan_d", "0", "0", {"members": np.array([0.47, 0.49]),
+                                              "nonmembers": np.array([0.48, 0.51])})
+    bins = _bins(narrow)
+    assert len(bins) == len(BINS) and bins[0] == 0.47 and bins[-1] == 0.51
+    flat = ScoreSet("gan", "0", "0", {"members": np.array([0.5]), "nonmembers": np.array([0.5])})
+    assert np.array_equal(_bins(flat), BINS)  # one value: nothing to zoom on

@@ -13,9 +13,13 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from privshare.reports import names as N
-from privshare.reports.results import Results, ScoreSet, summarise
+from privshare.reports.results import Results, ScoreSet, summarise, value_text
 from privshare.reports.style import HIST, FigureFile, line_kwargs, new_figure, save_figure
 
+# what every raw-score figure shows: one training run, the first evaluation seed
+SINGLE = ("Single-seed curves, no interval: each panel is one training run (the cell named "
+          "in its title) at the first evaluation seed, the only scores a sweep store keeps; "
+          "every seed's AUC and TPR, with intervals, are in the tables.")
 GAN_KINDS = ("gan", *N.SHARED_GAN_ATTACKS)  # a local GAN's scores: its D, its shared rows
 MAX_CLASSES = 2  # the paper shows digit 0 (Fig. 8) and digit 1 (Fig. 9)
 MAX_ROWS = 3
@@ -35,17 +39,44 @@ def _diagonal(res: Results) -> list[float]:
     return sorted({c.f0 for c in (square or cells)}, reverse=True)[:MAX_ROWS]
 
 
-def _sets_at(res: Results, f: float) -> list[ScoreSet]:
-    """Scores of one privGAN cell with owner 0 at f (square if possible) and of the local
-    GANs at f."""
+def _privgan_cell_at(res: Results, f: float):
+    """The privGAN cell shown for owner 0 at ``f``: (f, f) if there is one, else the first."""
     cells = [c for c in _privgan_cells(res) if c.f0 == f]
     cells.sort(key=lambda c: c.f1 != f)  # prefer (f, f)
-    out = [s for s in res.score_sets(cells[0].id) if s.kind != "gan"] if cells else []
-    for cell in res.cells:
-        if cell.mirror_of is None:
-            out += [s for s in res.score_sets(cell.id)
-                    if s.kind in GAN_KINDS and cell.fraction(s.owner) == f]
+    return cells[0] if cells else None
+
+
+def _sets_at(res: Results, f: float) -> list[ScoreSet]:
+    """Scores of the privGAN cell shown at f (:func:`_privgan_cell_at`) and of the local
+    GANs at f."""
+    cell = _privgan_cell_at(res, f)
+    out = [s for s in res.score_sets(cell.id) if s.kind != "gan"] if cell else []
+    for other in res.cells:
+        if other.mirror_of is None:
+            out += [s for s in res.score_sets(other.id)
+                    if s.kind in GAN_KINDS and other.fraction(s.owner) == f]
     return out
+
+
+def _where(res: Results, f: float) -> str:
+    """Which cell a panel at ``f`` shows: every owner's fraction, then its axis values."""
+    cell = _privgan_cell_at(res, f)
+    if cell is None:
+        return f"owners at {100 * f:g}%"
+    text = "owners at " + " / ".join(f"{100 * x:g}%" for x in cell.fractions)
+    return ", ".join([text, *(f"{k.rsplit('.', 1)[-1]} {value_text(v)}"
+                              for k, v in sorted(cell.axes.items()))])
+
+
+def _bins(s: ScoreSet) -> np.ndarray:
+    """The reference's 50 bins on [0, 1], or 50 on the scores' own range where they fill
+    less than half of it (a regularised D scores everything near 0.5: on [0, 1] its
+    members and non-members would share one or two bins)."""
+    values = np.concatenate([v for v in s.groups.values() if len(v)])
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo >= 0.5 or hi <= lo:
+        return BINS
+    return np.linspace(lo, hi, len(BINS))
 
 
 def _first(sets: list[ScoreSet], **where) -> ScoreSet | None:
@@ -70,15 +101,17 @@ def score_distributions(res: Results, out_dir: Path) -> list[FigureFile] | None:
                 ax, s = axes[r][i], table[(f, i)]
                 if s is None:
                     ax.text(0.5, 0.5, "no scores stored", ha="center", transform=ax.transAxes)
+                    ax.set_xlim(0, 1)
                 else:
+                    bins = _bins(s)
                     for group in ("members", "nonmembers", "other"):
                         vals = s.groups.get(group)
                         if vals is not None and len(vals):
                             h = HIST[group]
-                            ax.hist(vals, bins=BINS, density=True, histtype="step", linewidth=1.3,
+                            ax.hist(vals, bins=bins, density=True, histtype="step", linewidth=1.3,
                                     color=h["color"], hatch=h["hatch"], label=h["label"])
-                ax.set_xlim(0, 1)
-                ax.set_title(f"{title}, owners at {100 * f:g}%", fontsize=8)
+                    ax.set_xlim(bins[0], bins[-1])
+                ax.set_title(f"{title}\n{_where(res, f)}", fontsize=8)
                 if r == len(fractions) - 1:
                     ax.set_xlabel("D's probability that the row is real")
                 if i == 0:
@@ -88,9 +121,11 @@ def score_distributions(res: Results, out_dir: Path) -> list[FigureFile] | None:
             drawn[0].legend(fontsize=6)
         figures.append(save_figure(
             fig, out_dir, f"fig8_scores_class{cls}", title=f"Discriminator scores, class {cls}",
-            caption="Histograms (50 bins on [0, 1], normalised) of the discriminators' scores on "
+            caption="Histograms (50 bins, normalised; on [0, 1] as in the paper, or on the "
+                    "panel's own score range where its scores fill less than half of [0, 1], "
+                    "as a regularised D's do) of the discriminators' scores on "
                     "the owner's training rows (members), held-out rows (non-members) and, for "
-                    "privGAN, the other owner's training rows. Rows: owners' fractions."))
+                    "privGAN, the other owner's training rows. Rows: owners' fractions. " + SINGLE))
     return figures or None
 
 
@@ -143,7 +178,7 @@ def roc_curves(res: Results, out_dir: Path) -> FigureFile | None:
             ax.set_xlim(floor, 1)
             ax.set_ylim(floor, 1.05)
             ax.set_xlabel("false-positive rate (log)")
-            ax.set_title(f"owner 0, owners at {100 * f:g}%\n{title}", fontsize=8)
+            ax.set_title(f"owner 0, {_where(res, f)}\n{title}", fontsize=8)
             ax.grid(True, which="major", alpha=0.3)
             if not floors:
                 ax.text(0.5, 0.5, "no scores stored", ha="center", transform=ax.transAxes)
@@ -160,7 +195,7 @@ def roc_curves(res: Results, out_dir: Path) -> FigureFile | None:
                                "(owner 0's rows told from the other owners' rows) and the "
                                "shared synthetic rows (black-box, Monte-Carlo and nearest "
                                "neighbour). Rates below 1/|non-members| cannot be resolved "
-                               "and are clipped there.")
+                               "and are clipped there. " + SINGLE)
 
 
 def privacy_utility(res: Results, out_dir: Path) -> FigureFile | None:

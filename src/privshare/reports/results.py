@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from privshare.artifacts.layout import RunLayout, SweepLayout, open_text, stored
+from privshare.artifacts.scores import read_scores
 from privshare.config.renamed import RENAMED_ATTACKS
 from privshare.experiments.store import Cell, ResultStore, StoreError
 
@@ -118,7 +119,7 @@ class Results:
     def score_sets(self, cell_id: int) -> list[ScoreSet]:
         if cell_id not in self._scores:
             data = self.npz(cell_id, RunLayout.SCORES)
-            self._scores[cell_id] = [] if data is None else parse_scores(data)
+            self._scores[cell_id] = [] if data is None else parse_scores(read_scores(data))
         return self._scores[cell_id]
 
     def select(self, **where: Any) -> list[dict[str, Any]]:

@@ -212,3 +212,5 @@ def test_score_histograms_zoom_on_a_narrow_band_only():
     assert len(bins) == len(BINS) and bins[0] == 0.47 and bins[-1] == 0.51
     flat = ScoreSet("gan", "0", "0", {"members": np.array([0.5]), "nonmembers": np.array([0.5])})
     assert np.array_equal(_bins(flat), BINS)  # one value: nothing to zoom on
+    empty = ScoreSet("gan", "0", "9", {"members": np.array([]), "nonmembers": np.array([])})
+    assert np.array_equal(_bins(empty), BINS)  # an owner lacking the class

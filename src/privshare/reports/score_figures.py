@@ -72,7 +72,10 @@ def _bins(s: ScoreSet) -> np.ndarray:
     """The reference's 50 bins on [0, 1], or 50 on the scores' own range where they fill
     less than half of it (a regularised D scores everything near 0.5: on [0, 1] its
     members and non-members would share one or two bins)."""
-    values = np.concatenate([v for v in s.groups.values() if len(v)])
+    drawn = [v for v in s.groups.values() if len(v)]
+    if not drawn:  # an owner without rows of this class: nothing to zoom on
+        return BINS
+    values = np.concatenate(drawn)
     lo, hi = float(values.min()), float(values.max())
     if hi - lo >= 0.5 or hi <= lo:
         return BINS

@@ -50,6 +50,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from privshare.artifacts.layout import GZ  # suffix of an artifact stored gzipped
+
 log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "running", "done", "failed")
@@ -517,7 +519,6 @@ class ResultStore:
         raise StoreError(f"export format {fmt!r}: choose csv or parquet")
 
 
-GZ = ".gz"  # suffix of an artifact stored gzipped
 PACKED = (".json", ".csv", ".txt")  # text artifacts: gzip makes them about 14 times smaller
 
 

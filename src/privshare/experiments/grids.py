@@ -42,8 +42,7 @@ from privshare.config.schema import METHODS
 from privshare.experiments.axes import Axes, combinations, parse_axes
 from privshare.experiments.axes import apply as apply_axes
 
-GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves", "privacy-front", "owners-3",
-         "owners-5")
+GRIDS = ("quick", "reduced", "paper", "paper-cells", "paper-halves", "privacy-front", "owners")
 EVALUATOR = "privshare.experiments.evaluate:evaluate_run"
 NONMEMBER_MARGIN = 0.05  # owners together keep <= 95% of a class: the rest are attack non-members
 

@@ -1,6 +1,6 @@
 """One sweep axis as a table: each figure against the axis's values, over training seeds.
 
-    python -m benchmarks.axis_table results/sweeps/privacy-front/results.sqlite \
+    python -m benchmarks.axis_table results/sweeps/privacy-front \
         --axis train.privacy_weight --cell 0.02,0.2
 
 For every value of the axis (the privacy-front grid: lambda) and the chosen
@@ -12,7 +12,7 @@ D_j, all AUC; each figure is the point the report draws against the axis
 (:func:`privshare.reports.axis_figures.axis_points`): the mean over the
 training seeds stored, with its 95 % Student-t interval over them (with one
 training seed, over its evaluation seeds, if several), and the seeds. Reads
-the store; computes nothing new. ``--markdown`` prints a Markdown table.
+the sweep folder (its store, or its committed snapshot); computes nothing new. ``--markdown`` prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def axis_rows(store: Path, *, axis: str, cell: tuple[float, float]) -> list[list
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("store", type=Path)
+    p.add_argument("store", type=Path, help="a sweep folder, its results.sqlite or its snapshot/")
     p.add_argument("--axis", default="train.privacy_weight")
     p.add_argument("--cell", default="0.02,0.2", help="owner fractions f0,f1")
     p.add_argument("--markdown", action="store_true")

@@ -19,6 +19,7 @@ from privshare.artifacts.scores import first_seed_scores
 from privshare.config import ConfigError
 from privshare.evaluation import EvalConfig
 from privshare.experiments.grids import load_spec, spec_from_dict
+from privshare.experiments.snapshot import from_store, read_snapshot
 from privshare.experiments.store import ResultStore
 from privshare.experiments.sweep import SweepError, _lock, plan_cells, run_sweep
 from tests.evaluation.helpers import FAST
@@ -217,3 +218,27 @@ def test_only_runs_the_matching_cells_and_leaves_the_rest_pending(tmp_path):
                                                       "gan-f0.3-f0.3-s0": "done"}
     rest = run_sweep(spec, out_dir=tmp_path)
     assert rest.ran == 1 and rest.already_done == 1
+
+
+@needs_evaluator
+def test_a_folder_with_only_the_snapshot_resumes_where_the_sweep_stopped(tmp_path):
+    """A fresh clone of a repository that commits the snapshot (not the live store)."""
+    spec = spec_from_dict({"name": "n", "preset": "tiny", "fractions": [0.3],
+                           "methods": ["privgan", "gan"], "evaluator": EVALUATOR,
+                           "evaluate": FAST_EVAL, "set": ["train.epochs_privgan=2",
+                                                          "train.epochs_gan=2"]})
+    first = run_sweep(spec, out_dir=tmp_path, only=("gan-*",))
+    snap = first.root / "snapshot"
+    with ResultStore(first.store) as s:
+        gan = s.cells(status="done")[0]
+        assert from_store(s) == read_snapshot(snap)  # written after the stored cell
+    first.store.unlink()
+    for side in first.root.glob("results.sqlite-*"):
+        side.unlink()
+    rest = run_sweep(spec, out_dir=tmp_path)
+    assert rest.ran == 1 and rest.already_done == 1  # the done cell came back from the snapshot
+    with ResultStore(rest.store) as s:
+        again = {c.key: c for c in s.cells()}
+        assert again[gan.key].elapsed_s == gan.elapsed_s and again[gan.key].attempts == 1
+        assert {c.status for c in again.values()} == {"done"}
+        assert from_store(s) == read_snapshot(snap)

@@ -26,7 +26,11 @@ A sweep folder (:class:`SweepLayout`) holds the result store and one run
 folder per trained cell::
 
     SWEEP/ (= out_dir / sweep name)
-      results.sqlite              the result store (:mod:`privshare.experiments.store`)
+      results.sqlite              the result store (:mod:`privshare.experiments.store`), the
+                                  live copy the sweep writes (not for committing: tens of MB)
+      snapshot/                   the same content as small files, rewritten after each stored
+                                  cell: the copy to commit; a sweep or report finding only it
+                                  works from it (:mod:`privshare.experiments.snapshot`)
       cells/<key>/                one run folder per trained cell (a RUN/ as above)
       report/                     what ``privshare report SWEEP`` writes by default
       .sweep.lock                 held (flock) while a sweep process works on the folder
@@ -150,6 +154,7 @@ class SweepLayout:
     """Paths inside one sweep folder."""
 
     STORE: ClassVar[str] = "results.sqlite"  # the result store's file name
+    SNAPSHOT: ClassVar[str] = "snapshot"  # the store as small files (the copy to commit)
     CELLS: ClassVar[str] = "cells"  # folder of the cells' run folders
 
     root: Path
@@ -157,6 +162,11 @@ class SweepLayout:
     @property
     def store(self) -> Path:
         return self.root / self.STORE
+
+    @property
+    def snapshot(self) -> Path:
+        """The store as a folder of small files (:mod:`privshare.experiments.snapshot`)."""
+        return self.root / self.SNAPSHOT
 
     @property
     def cells(self) -> Path:

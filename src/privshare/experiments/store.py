@@ -380,6 +380,11 @@ class ResultStore:
                      status=r["status"], attempts=r["attempts"], error=r["error"],
                      elapsed_s=r["elapsed_s"]) for r in rows]
 
+    def cell_times(self) -> dict[int, dict[str, str | None]]:
+        """cell id -> when its last attempt started and finished (ISO dates, or None)."""
+        return {r["id"]: {"started_at": r["started_at"], "finished_at": r["finished_at"]}
+                for r in self._con.execute("SELECT id, started_at, finished_at FROM cells")}
+
     def axis_keys(self) -> list[str]:
         """The sweep's axis keys, sorted ([] without axes)."""
         return sorted({k for values in _read_axes(self._con).values() for k in values})
@@ -447,6 +452,45 @@ class ResultStore:
         self._con.execute("VACUUM")
         self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the WAL
         return before, self.path.stat().st_size
+
+    def load(self, *, meta: dict[str, Any], cells: Sequence[Cell],
+             rows: Iterable[dict[str, Any]], artifacts: dict[tuple[int, str], bytes],
+             times: dict[int, dict[str, str | None]]) -> None:
+        """Fill an empty store with content read elsewhere (a snapshot,
+        :mod:`privshare.experiments.snapshot`): cells keep their ids, statuses and attempts,
+        rows and artifacts their cells. One transaction; a store with cells is refused."""
+        with self.transaction() as con:
+            if con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]:
+                raise StoreError(f"{str(self.path)!r} already holds cells; load into a new store")
+            con.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [(k, json.dumps(v)) for k, v in meta.items()])
+            ids = {c.key: c.id for c in cells}
+            if any(c.axes for c in cells):
+                con.execute(AXES_SCHEMA)
+            many_owners = any(c.owners > 2 for c in cells)
+            if many_owners:
+                con.execute(FRACTIONS_SCHEMA)
+            for c in sorted(cells, key=lambda c: c.mirror_of is not None):  # sources first
+                when = times.get(c.id, {})
+                con.execute(
+                    "INSERT INTO cells (id, key, method, f0, f1, seed, run_seed, status,"
+                    " mirror_of, attempts, error, started_at, finished_at, elapsed_s, run_dir,"
+                    " config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (c.id, c.key, c.method, c.f0, c.f1, c.seed, c.run_seed, c.status,
+                     ids.get(c.mirror_of), c.attempts, c.error, when.get("started_at"),
+                     when.get("finished_at"), c.elapsed_s, c.run_dir, json.dumps(c.config)))
+                if c.axes:
+                    con.executemany("INSERT INTO cell_axes VALUES (?, ?, ?)",
+                                    [(c.id, k, json.dumps(v)) for k, v in c.axes.items()])
+                if many_owners:
+                    con.executemany("INSERT INTO cell_fractions VALUES (?, ?, ?)",
+                                    [(c.id, j, f) for j, f in enumerate(c.fractions)])
+            con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [(r["cell_id"], r["source"], r["owner"], r["eval_seed"], r["metric"],
+                              r["class"], r["value"], r["n"], r["mirrored"]) for r in rows])
+            con.executemany("INSERT INTO artifacts VALUES (?, ?, ?)",
+                            [(cell_id, *packed(name, data))
+                             for (cell_id, name), data in artifacts.items()])
 
     # -- writing a cell's life ---------------------------------------------
     def mark_running(self, cell_id: int) -> None:

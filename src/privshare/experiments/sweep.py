@@ -2,8 +2,11 @@
 
 The sweep folder ``out_dir / spec.name`` is laid out as
 :class:`~privshare.artifacts.layout.SweepLayout` says: the result store
-(:mod:`privshare.experiments.store`), one run folder per trained cell, and the
-lock held while a sweep process works on the folder.
+(:mod:`privshare.experiments.store`) and its snapshot of small files, rewritten
+after each stored cell (:mod:`privshare.experiments.snapshot`; a folder with
+only the snapshot, a fresh clone of a repository that commits it, resumes from
+it), one run folder per trained cell, and the lock held while a sweep process
+works on the folder.
 
 Each cell trains with :func:`~privshare.experiments.run.run_experiment` on a
 derived config and is evaluated with ``evaluate_run``; its rows, a few
@@ -36,7 +39,7 @@ from privshare.artifacts.layout import RunLayout, SweepLayout
 from privshare.artifacts.lock import exclusive
 from privshare.artifacts.scores import first_seed_scores, metrics_without_rows
 from privshare.config import ConfigError, RunConfig, config_from_dict, config_to_dict, validate
-from privshare.experiments import axes
+from privshare.experiments import axes, snapshot
 from privshare.experiments.engines import EngineSettings, open_engine
 from privshare.experiments.grids import EVALUATOR, SweepSpec
 from privshare.experiments.store import Cell, ResultStore
@@ -351,31 +354,50 @@ def run_sweep(
     if settings.engine == "ray" and threads is None:
         threads = max(1, int(settings.cpus))
     start = time.perf_counter()
-    with open_engine(settings) as runner, _lock(root), \
-            ResultStore(SweepLayout(root).store, create=True) as store:
-        info = {"privshare": privshare.__version__, "python": platform.python_version(),
-                "numpy": np.__version__, "workers": workers}
-        store.initialise(spec=spec.to_dict(), cells=planned, info=info)
-        already = len(store.cells(status="done"))
-        wanted = ("pending", "running", "failed") if retry_failed else ("pending", "running")
-        todo = [c for c in store.cells(status=wanted)
-                if c.mirror_of is None and wanted_key(c.key)]
-        failed: dict[str, str] = {}
-        drop = root if drop_models else None
+    layout = SweepLayout(root)
+    with open_engine(settings) as runner, _lock(root):
+        if not layout.store.exists() and (layout.snapshot / snapshot.INDEX).is_file():
+            restored = snapshot.restore(layout.snapshot, layout.store)
+            log.info("restored %s from its snapshot (%d cells)", layout.store, restored)
+        with ResultStore(layout.store, create=True) as store:
+            return _run_cells(store, spec=spec, planned=planned, wanted_key=wanted_key,
+                              runner=runner, root=root, workers=workers, threads=threads,
+                              retry_failed=retry_failed, drop_models=drop_models,
+                              progress=progress, pack=pack, start=start)
 
-        def started(cell: Cell) -> None:
-            store.mark_running(cell.id)
-            kill_point("sweep:cell-running")
-            if progress:
-                progress(cell, "start", "")
 
-        def finished(cell: Cell, outcome: dict) -> None:
-            _record(store, cell, outcome, failed, progress, drop)
+def _run_cells(store: ResultStore, *, spec: SweepSpec, planned: list[Cell],
+               wanted_key: Callable[[str], bool], runner: Any, root: Path, workers: int,
+               threads: int | None, retry_failed: bool, drop_models: bool,
+               progress: SweepProgress | None, pack: int, start: float) -> SweepResult:
+    """The body of :func:`run_sweep`, with the folder locked and the store open: record the
+    plan, run the unfinished cells, keep the snapshot up to date after each stored cell."""
+    info = {"privshare": privshare.__version__, "python": platform.python_version(),
+            "numpy": np.__version__, "workers": workers}
+    store.initialise(spec=spec.to_dict(), cells=planned, info=info)
+    snapshot_to = SweepLayout(root).snapshot
+    snapshot.write_snapshot(store, snapshot_to)
+    already = len(store.cells(status="done"))
+    wanted = ("pending", "running", "failed") if retry_failed else ("pending", "running")
+    todo = [c for c in store.cells(status=wanted)
+            if c.mirror_of is None and wanted_key(c.key)]
+    failed: dict[str, str] = {}
+    drop = root if drop_models else None
 
-        if pack > 1:
-            _train_packs(todo, root=root, size=pack, threads=threads)
-        jobs = [(c, (_cell_json(c, root), spec, threads)) for c in todo]
-        runner.run(_guarded, jobs, started=started, finished=finished)
-        total = len(store.cells())
+    def started(cell: Cell) -> None:
+        store.mark_running(cell.id)
+        kill_point("sweep:cell-running")
+        if progress:
+            progress(cell, "start", "")
+
+    def finished(cell: Cell, outcome: dict) -> None:
+        _record(store, cell, outcome, failed, progress, drop)
+        snapshot.write_snapshot(store, snapshot_to)
+
+    if pack > 1:
+        _train_packs(todo, root=root, size=pack, threads=threads)
+    jobs = [(c, (_cell_json(c, root), spec, threads)) for c in todo]
+    runner.run(_guarded, jobs, started=started, finished=finished)
+    total = len(store.cells())
     return SweepResult(root=root, store=SweepLayout(root).store, cells=total, already_done=already,
                        ran=len(todo), failed=failed, elapsed_s=time.perf_counter() - start)

@@ -1,7 +1,8 @@
 """Stored results, read back for figures: a sweep's result store or one run folder.
 
 A sweep is read through :class:`privshare.experiments.store.ResultStore`
-(opened read-only; standard-library SQLite), a run folder with ``csv``,
+(opened read-only; standard-library SQLite) or, where only that is at hand, from
+its snapshot of small files (:mod:`privshare.experiments.snapshot`), a run folder with ``csv``,
 ``json`` and numpy: building a report never imports torch, never loads a
 model and never trains anything. Where the files lie is
 :mod:`privshare.artifacts.layout`.
@@ -35,6 +36,7 @@ import numpy as np
 from privshare.artifacts.layout import RunLayout, SweepLayout, open_text, stored
 from privshare.artifacts.scores import read_scores
 from privshare.config.renamed import RENAMED_ATTACKS
+from privshare.experiments.snapshot import INDEX, Snapshot, from_store, read_snapshot
 from privshare.experiments.store import Cell, ResultStore, StoreError
 
 
@@ -182,16 +184,24 @@ def summarise(values: Iterable[float]) -> tuple[float, float, int]:
 
 
 def load_results(path: str | Path) -> Results:
-    """Read a sweep folder, its result store, or an evaluated run folder."""
+    """Read a sweep folder, its result store or its snapshot, or an evaluated run folder.
+
+    A sweep folder is read from its live store when it has one, else from its snapshot
+    (a fresh clone of a repository that commits only the snapshot)."""
     path = Path(path)
     if path.is_dir() and SweepLayout(path).store.is_file():
         path = SweepLayout(path).store
+    elif path.is_dir() and (SweepLayout(path).snapshot / INDEX).is_file():
+        path = SweepLayout(path).snapshot
+    if path.is_dir() and (path / INDEX).is_file():
+        return _refuse_old_names(_from_snapshot(path), folder=path.parent)
     if path.is_file():
         return _refuse_old_names(_from_store(path), folder=path.parent)
     if path.is_dir() and RunLayout(path).manifest.is_file():
         return _refuse_old_names(_from_run(path), folder=path)
-    raise ResultsError(f"{str(path)!r} is neither a sweep folder, a {SweepLayout.STORE} store nor "
-                       "a run folder; pass what `privshare sweep` or `privshare run` wrote")
+    raise ResultsError(f"{str(path)!r} is neither a sweep folder, a {SweepLayout.STORE} store, "
+                       "a sweep's snapshot nor a run folder; pass what `privshare sweep` or "
+                       "`privshare run` wrote")
 
 
 def _refuse_old_names(res: Results, *, folder: Path) -> Results:
@@ -208,16 +218,30 @@ def _refuse_old_names(res: Results, *, folder: Path) -> Results:
 def _from_store(path: Path) -> Results:
     try:
         with ResultStore(path, read_only=True) as store:
-            meta, cells = store.meta(), store.cells()
-            rows, artifacts = store.rows(), store.artifacts()
+            content = from_store(store)
     except StoreError as err:
         raise ResultsError(str(err)) from err
-    by_id = {c.id: c for c in cells}
+    return _sweep_results(path, content)
+
+
+def _from_snapshot(folder: Path) -> Results:
+    try:
+        content = read_snapshot(folder)
+    except StoreError as err:
+        raise ResultsError(str(err)) from err
+    return _sweep_results(folder, content)
+
+
+def _sweep_results(path: Path, content: Snapshot) -> Results:
+    """A sweep's stored content as a result set: each row joined with its cell."""
+    by_id = {c.id: c for c in content.cells}
+    rows = content.rows
     for r in rows:
         c = by_id[r["cell_id"]]
         r.update(cell=c.key, cell_method=c.method, f0=c.f0, f1=c.f1, owners=c.owners,
                  seed=c.seed, **_position(c, r["owner"]), **c.axes)
-    return Results(path=path, kind="sweep", meta=meta, cells=cells, rows=rows, artifacts=artifacts)
+    return Results(path=path, kind="sweep", meta=content.meta, cells=content.cells, rows=rows,
+                   artifacts=content.artifacts)
 
 
 def _from_run(root: Path) -> Results:

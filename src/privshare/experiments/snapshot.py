@@ -13,9 +13,9 @@ snapshot holds the same content as a folder of small files::
                                     files gzipped as <name>.gz, npz as they are)
 
 Every file is written whole or not at all (:mod:`privshare.atomic`), only when
-its bytes change, and always the same bytes for the same content (sorted JSON,
-gzip without a time stamp, floats in their shortest exact form), so a commit of
-a snapshot shows just the cells that changed. ``store.json`` is written last:
+its bytes change, and always the same bytes for the same content (JSON in the
+store's own key order, gzip without a time stamp, floats in their shortest exact
+form), so a commit of a snapshot shows just the cells that changed. ``store.json`` is written last:
 a snapshot cut short by a kill lists only cells whose files are complete.
 
 :func:`read_snapshot` gives what a report needs (no SQLite involved);
@@ -126,7 +126,7 @@ def write_snapshot(store: ResultStore, folder: str | Path) -> int:
     index = {"format": FORMAT, "meta": snap.meta,
              "cells": [_cell_entry(c, snap.times.get(c.id, {})) for c in snap.cells],
              "row_order": [keys[cell_id] for cell_id in by_cell]}
-    written += _write(folder / INDEX, (json.dumps(index, indent=1, sort_keys=True) + "\n").encode())
+    written += _write(folder / INDEX, (json.dumps(index, indent=1) + "\n").encode())
     return written
 
 

@@ -94,3 +94,62 @@ def test_batch_normalised_generator_keeps_models_apart_and_samples_row_by_row_in
 def test_bad_generator_norm_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(preset="tiny", overrides=overrides)
+
+
+def _two_layers(leaky, x, w1, w2):
+    """conv -> LeakyReLU -> conv -> LeakyReLU -> flatten (the discriminator body's shape)."""
+    h = leaky(torch.nn.functional.conv2d(x, w1, stride=2, padding=1, groups=2), 0.2)
+    h = leaky(torch.nn.functional.conv2d(h, w2, stride=2, padding=1, groups=2), 0.2)
+    return h.reshape(h.shape[0], -1)  # NCHW order, as the head's flattening: mixes orders
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_conv_leaky_relu_has_torchs_values_and_gradients_to_second_order(channels_last):
+    """The maps' LeakyReLU (one memory order in its backward) against torch's, in float64:
+    outputs, input gradients, and the gradient of an R1-like penalty (a double backward)."""
+    from privshare.models.conv import leaky_relu
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 2, 8, 8, dtype=torch.float64, generator=gen)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x[0, 0, 0, 0] = 0.0  # the kink itself: torch's rule (x > 0) holds there too
+    w1 = torch.randn(8, 1, 4, 4, dtype=torch.float64, generator=gen)
+    w2 = torch.randn(6, 4, 4, 4, dtype=torch.float64, generator=gen)
+    results = []
+    for leaky in (torch.nn.functional.leaky_relu, leaky_relu):
+        xi, a, b = (t.detach().clone().requires_grad_() for t in (x, w1, w2))
+        if channels_last:
+            xi = xi.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+        out = _two_layers(leaky, xi, a, b)
+        (gx,) = torch.autograd.grad(out.sum(), xi, create_graph=True)
+        penalty = (gx ** 2).sum()
+        results.append((out.detach(), gx.detach(), *torch.autograd.grad(penalty, (a, b))))
+    for ours, torchs in zip(results[1], results[0]):
+        torch.testing.assert_close(ours, torchs, rtol=1e-12, atol=1e-12)
+    assert results[0][2].abs().sum() > 0  # the penalty's gradient is not trivially zero
+
+
+def test_the_conv_leaky_relus_backward_keeps_one_memory_order(monkeypatch):
+    """A gradient arriving in NCHW order for a channels-last map is brought to the map's order
+    before LeakyReLU's backward runs (the slow mixed-order path is never taken)."""
+    from privshare.models import conv
+
+    seen = []
+    real = torch.ops.aten.leaky_relu_backward
+    x = torch.randn(4, 6, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    y = conv.leaky_relu(x, 0.2)
+    grad = torch.randn(4, 6, 5, 5)  # NCHW
+    assert not grad.is_contiguous(memory_format=torch.channels_last)
+
+    class Spy:
+        def __call__(self, g, inp, slope, is_result):
+            seen.append((g.is_contiguous(memory_format=torch.channels_last),
+                         inp.is_contiguous(memory_format=torch.channels_last)))
+            return real(g, inp, slope, is_result)
+
+    monkeypatch.setattr(conv.torch.ops, "aten", type("A", (), {"leaky_relu_backward": Spy()})())
+    (gx,) = torch.autograd.grad(y, x, grad)
+    monkeypatch.undo()
+    assert seen == [(True, True)]
+    torch.testing.assert_close(gx, torch.where(x > 0, grad, 0.2 * grad))

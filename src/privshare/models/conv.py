@@ -56,6 +56,53 @@ def _from_maps(x: torch.Tensor, models: int) -> torch.Tensor:
     return x.reshape(b, models, -1).transpose(0, 1)
 
 
+def _like(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``grad`` in ``x``'s memory order (channels-last or not); a no-op if it already is."""
+    last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return grad.contiguous(memory_format=torch.channels_last if last else torch.contiguous_format)
+
+
+class _LeakyMask(torch.autograd.Function):
+    """``grad * (1 if x > 0 else slope)``: LeakyReLU's backward, with ``grad`` first brought
+    to ``x``'s memory order. Linear in ``grad``, so its own backward is itself."""
+
+    @staticmethod
+    def forward(ctx, grad: torch.Tensor, x: torch.Tensor, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return torch.ops.aten.leaky_relu_backward(_like(grad, x), x, slope, False)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        return _LeakyMask.apply(grad, x, ctx.slope), None, None  # d/dx: 0 almost everywhere
+
+
+class _LeakyReLU(torch.autograd.Function):
+    """``F.leaky_relu`` with the same values and gradients (first and second order), whose
+    backward never mixes memory orders. The grouped convolutions give channels-last maps
+    while a gradient may come back in NCHW order (from the discriminator's flattening
+    reshape, or R1's double backward); torch's own LeakyReLU backward over two orders ran
+    about 15 times slower than over one (22 ms against 1.2-2 ms for a bf16
+    (128, 160, 14, 14) map on one AMX core), a sixth of the conv privGAN step."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return F.leaky_relu(x, slope)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        return _LeakyMask.apply(grad, x, ctx.slope), None
+
+
+def leaky_relu(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """LeakyReLU of the convolutional maps (:class:`_LeakyReLU`)."""
+    return _LeakyReLU.apply(x, slope)
+
+
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
     """``x`` in NHWC memory order (a no-op if it already is): oneDNN's grouped convolutions,
     forward and backward, ran 1.3-1.7 times faster so in bf16 on an AMX CPU
@@ -151,7 +198,7 @@ class EnsembleConvGenerator(nn.Module):
     def _hidden(self, h: torch.Tensor, i: int) -> torch.Tensor:
         if self.norms is not None:
             h = self.norms[i](h)
-        return F.leaky_relu(h, self.leaky_slope)
+        return leaky_relu(h, self.leaky_slope)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self._hidden(_to_maps(self.project(z), self.first_channels, self.start), 0)
@@ -183,7 +230,7 @@ class EnsembleConvDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = _to_maps(x, 1, self.side)
         for down in self.downs:
-            h = F.leaky_relu(down(h), self.leaky_slope)
+            h = leaky_relu(down(h), self.leaky_slope)
         return self.head(_from_maps(h, self.models))
 
 

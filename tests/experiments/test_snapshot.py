@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from privshare.experiments.snapshot import (INDEX, from_store, read_snapshot, restore,
-                                            write_snapshot)
+from privshare.experiments.snapshot import (INDEX, check_not_behind, from_store, read_snapshot,
+                                            restore, write_snapshot)
 from privshare.experiments.store import Cell, ResultStore, StoreError
 from privshare.reports.results import ResultsError, load_results
 
@@ -144,3 +144,17 @@ def test_what_is_not_a_snapshot_is_refused_in_one_line(store, tmp_path, damage, 
     if (tmp_path / "snap" / INDEX).is_file():
         with pytest.raises(ResultsError, match=message):
             load_results(tmp_path / "snap")
+
+
+def test_a_store_behind_its_snapshot_may_not_overwrite_it(store, tmp_path):
+    """A snapshot pulled from elsewhere with more done cells than this machine's store."""
+    write_snapshot(store, tmp_path / "snap")
+    check_not_behind(store, tmp_path / "snap")  # equal: fine
+    check_not_behind(store, tmp_path / "none")  # no snapshot yet: fine
+    with ResultStore(tmp_path / "old.sqlite", create=True) as old:
+        old.initialise(spec={"name": "t", "fractions": [0.1, 0.2]}, cells=_cells(), info={})
+        with pytest.raises(StoreError, match=r"holds 3 done cell\(s\) that .*old.sqlite' lacks "
+                                             r"\(first: 'privgan-f0.1-f0.2-f0.3-s0'\); move "
+                                             r"old.sqlite away") as caught:
+            check_not_behind(old, tmp_path / "snap")
+        assert "\n" not in str(caught.value)

@@ -22,7 +22,8 @@ a snapshot cut short by a kill lists only cells whose files are complete.
 :func:`restore` rebuilds the live store from it, cell ids and all, so a sweep
 started on a machine that has only the snapshot resumes where it stopped. A
 sweep writes its snapshot after each cell it stores
-(:func:`privshare.experiments.sweep.run_sweep`).
+(:func:`privshare.experiments.sweep.run_sweep`), having first refused a store that
+lacks done cells the snapshot holds (:func:`check_not_behind`).
 """
 
 from __future__ import annotations
@@ -128,6 +129,21 @@ def write_snapshot(store: ResultStore, folder: str | Path) -> int:
              "row_order": [keys[cell_id] for cell_id in by_cell]}
     written += _write(folder / INDEX, (json.dumps(index, indent=1) + "\n").encode())
     return written
+
+
+def check_not_behind(store: ResultStore, folder: str | Path) -> None:
+    """Refuse to let ``store`` overwrite a snapshot that holds done cells it lacks (a snapshot
+    pulled from a repository where more cells were run than this machine's store holds)."""
+    folder = Path(folder)
+    if not (folder / INDEX).is_file():
+        return
+    ahead = sorted({c.key for c in read_snapshot(folder).cells if c.status == "done"}
+                   - {c.key for c in store.cells(status="done")})
+    if ahead:
+        raise StoreError(
+            f"{str(folder)!r} holds {len(ahead)} done cell(s) that {str(store.path)!r} lacks "
+            f"(first: {ahead[0]!r}); move {store.path.name} away so that the sweep rebuilds "
+            "it from the snapshot, or delete the snapshot to keep the store's cells")
 
 
 def _refuse(folder: Path, why: str) -> StoreError:

@@ -360,6 +360,7 @@ def run_sweep(
             restored = snapshot.restore(layout.snapshot, layout.store)
             log.info("restored %s from its snapshot (%d cells)", layout.store, restored)
         with ResultStore(layout.store, create=True) as store:
+            snapshot.check_not_behind(store, layout.snapshot)
             return _run_cells(store, spec=spec, planned=planned, wanted_key=wanted_key,
                               runner=runner, root=root, workers=workers, threads=threads,
                               retry_failed=retry_failed, drop_models=drop_models,

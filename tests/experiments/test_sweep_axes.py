@@ -16,6 +16,7 @@ from benchmarks.migrate_central_names import migrate_store
 from privshare.cli import app
 from privshare.config import ConfigError
 from privshare.experiments.grids import load_spec, spec_from_dict
+from privshare.experiments.snapshot import restore
 from privshare.experiments.store import ResultStore
 from privshare.experiments.sweep import plan_cells, run_sweep
 from privshare.reports import build_report
@@ -147,7 +148,7 @@ def test_a_two_value_axis_sweep_end_to_end(tmp_path):
     assert "training seeds [0, 1], evaluation seeds [0]" in axis[0].svg.read_text()
 
 
-COMMITTED = REPO / "results" / "sweeps" / "paper-cells" / "results.sqlite"
+COMMITTED = REPO / "results" / "sweeps" / "paper-cells" / "snapshot"  # the store, as committed
 
 
 def _tables(path: Path) -> list[str]:
@@ -159,13 +160,13 @@ def _tables(path: Path) -> list[str]:
         con.close()
 
 
-@pytest.mark.skipif(not COMMITTED.is_file(), reason="the committed paper-cells store is absent")
 def test_a_store_from_before_axes_opens_resumes_and_reports_on_a_copy(tmp_path):
-    """Also from before cells of more than two owners: read as two-owner cells, unchanged."""
+    """Also from before cells of more than two owners: read as two-owner cells, unchanged.
+    The committed snapshot is copied (never touched itself) and the store rebuilt from it."""
     root = tmp_path / "paper-cells"
-    root.mkdir()
-    shutil.copyfile(COMMITTED, root / "results.sqlite")  # never the committed file itself
-    migrate_store(root / "results.sqlite", write=True)  # names from before `central`, if any
+    shutil.copytree(COMMITTED, root / "snapshot")
+    restore(root / "snapshot", root / "results.sqlite")
+    assert migrate_store(root / "results.sqlite", write=True) == []  # names already current
     spec = load_spec(grid="paper-cells")
     planned = plan_cells(spec, root=root)
     with ResultStore(root / "results.sqlite") as store:  # as it is: no cell_axes table
@@ -198,4 +199,10 @@ def test_a_store_from_before_axes_opens_resumes_and_reports_on_a_copy(tmp_path):
     assert _tables(root / "results.sqlite") == ["artifacts", "cells", "meta", "results"]
     after = build_report(root, out_dir=tmp_path / "after")
     assert [f.name for f in after.figures] == [f.name for f in report.figures]
+    # the resumed sweep rewrote the snapshot: the same bytes as committed, file for file
+    written = sorted(p.relative_to(root / "snapshot") for p in (root / "snapshot").rglob("*")
+                     if p.is_file())
+    assert written == sorted(p.relative_to(COMMITTED) for p in COMMITTED.rglob("*") if p.is_file())
+    assert all((root / "snapshot" / f).read_bytes() == (COMMITTED / f).read_bytes()
+               for f in written)
     assert after.skipped == report.skipped

@@ -118,6 +118,10 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
     "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),
+    # the same at batch 32 (the main job's since it fitted the 10 minutes): the local GANs at
+    # privGAN's 43 steps an epoch, 1720 in all
+    "conv16-r10-l10-e40-bn-b32-gan-equal": _conv16(r1=10.0, more=(
+        'train.methods=["gan"]', "train.steps_per_epoch=43", *_BN, "train.batch_size=32")),
 }
 log = logging.getLogger("lever_ablation")
 

@@ -12,7 +12,8 @@ D_j, all AUC; each figure is the point the report draws against the axis
 (:func:`privshare.reports.axis_figures.axis_points`): the mean over the
 training seeds stored, with its 95 % Student-t interval over them (with one
 training seed, over its evaluation seeds, if several), and the seeds. Reads
-the sweep folder (its store, or its committed snapshot); computes nothing new. ``--markdown`` prints a Markdown table.
+the sweep folder (its store, or its committed snapshot); computes nothing new.
+``--markdown`` prints a Markdown table.
 """
 
 from __future__ import annotations

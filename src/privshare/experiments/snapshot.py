@@ -107,15 +107,13 @@ def write_snapshot(store: ResultStore, folder: str | Path) -> int:
     for r in snap.rows:
         by_cell.setdefault(r["cell_id"], []).append(r)
     keys = {c.id: c.key for c in snap.cells}
-    files: dict[Path, bytes] = {}
-    for cell in snap.cells:
-        if cell.status != "done":
-            continue
-        files[folder / ROWS / f"{cell.key}.csv.gz"] = _rows_csv(by_cell.get(cell.id, []))
-        for (cell_id, name), data in snap.artifacts.items():
-            if cell_id == cell.id:
-                stored, blob = packed(name, data)
-                files[folder / ARTIFACTS / cell.key / stored] = blob
+    done = {c.id: c.key for c in snap.cells if c.status == "done"}
+    files: dict[Path, bytes] = {folder / ROWS / f"{key}.csv.gz": _rows_csv(by_cell.get(i, []))
+                                for i, key in done.items()}
+    for (cell_id, name), data in snap.artifacts.items():
+        if cell_id in done:
+            stored, blob = packed(name, data)
+            files[folder / ARTIFACTS / done[cell_id] / stored] = blob
     written = sum(_write(path, data) for path, data in sorted(files.items()))
     for old in [p for sub in (ROWS, ARTIFACTS) for p in (folder / sub).rglob("*")
                 if p.is_file() and p not in files]:

@@ -1,9 +1,9 @@
 """Stored results, read back for figures: a sweep's result store or one run folder.
 
 A sweep is read through :class:`privshare.experiments.store.ResultStore`
-(opened read-only; standard-library SQLite) or, where only that is at hand, from
-its snapshot of small files (:mod:`privshare.experiments.snapshot`), a run folder with ``csv``,
-``json`` and numpy: building a report never imports torch, never loads a
+(opened read-only; standard-library SQLite) or, where only that is at hand,
+from its snapshot of small files (:mod:`privshare.experiments.snapshot`); a
+run folder with ``csv``, ``json`` and numpy: building a report never imports torch, never loads a
 model and never trains anything. Where the files lie is
 :mod:`privshare.artifacts.layout`.
 

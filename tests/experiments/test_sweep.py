@@ -202,12 +202,17 @@ def test_evaluation_settings_of_a_sweep_are_checked_and_stored():
     assert load_spec(grid="quick").evaluation  # the CI grid carries its own small evaluation
 
 
-@needs_evaluator
-def test_only_runs_the_matching_cells_and_leaves_the_rest_pending(tmp_path):
-    spec = spec_from_dict({"name": "o", "preset": "tiny", "fractions": [0.3],
+def _one_fraction_spec(name: str):
+    """A privGAN cell and a local-GAN cell at 30 %, tiny preset, 2 epochs each."""
+    return spec_from_dict({"name": name, "preset": "tiny", "fractions": [0.3],
                            "methods": ["privgan", "gan"], "evaluator": EVALUATOR,
                            "evaluate": FAST_EVAL, "set": ["train.epochs_privgan=2",
                                                           "train.epochs_gan=2"]})
+
+
+@needs_evaluator
+def test_only_runs_the_matching_cells_and_leaves_the_rest_pending(tmp_path):
+    spec = _one_fraction_spec("o")
     with pytest.raises(SweepError, match=r"--only 'privgan-f0\.5\*' matches no cell"):
         run_sweep(spec, out_dir=tmp_path, only=("privgan-f0.5*",))
     assert not (tmp_path / "o").exists()  # refused before the store or its folder is made
@@ -223,10 +228,7 @@ def test_only_runs_the_matching_cells_and_leaves_the_rest_pending(tmp_path):
 @needs_evaluator
 def test_a_folder_with_only_the_snapshot_resumes_where_the_sweep_stopped(tmp_path):
     """A fresh clone of a repository that commits the snapshot (not the live store)."""
-    spec = spec_from_dict({"name": "n", "preset": "tiny", "fractions": [0.3],
-                           "methods": ["privgan", "gan"], "evaluator": EVALUATOR,
-                           "evaluate": FAST_EVAL, "set": ["train.epochs_privgan=2",
-                                                          "train.epochs_gan=2"]})
+    spec = _one_fraction_spec("n")
     first = run_sweep(spec, out_dir=tmp_path, only=("gan-*",))
     snap = first.root / "snapshot"
     with ResultStore(first.store) as s:

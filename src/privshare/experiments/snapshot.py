@@ -15,8 +15,9 @@ snapshot holds the same content as a folder of small files::
 Every file is written whole or not at all (:mod:`privshare.atomic`), only when
 its bytes change, and always the same bytes for the same content (JSON in the
 store's own key order, gzip without a time stamp, floats in their shortest exact
-form), so a commit of a snapshot shows just the cells that changed. ``store.json`` is written last:
-a snapshot cut short by a kill lists only cells whose files are complete.
+form), so a commit of a snapshot shows just the cells that changed. ``store.json``
+is written last: a snapshot cut short by a kill lists only cells whose files are
+complete.
 
 :func:`read_snapshot` gives what a report needs (no SQLite involved);
 :func:`restore` rebuilds the live store from it, cell ids and all, so a sweep
@@ -135,7 +136,8 @@ def check_not_behind(store: ResultStore, folder: str | Path) -> None:
     folder = Path(folder)
     if not (folder / INDEX).is_file():
         return
-    ahead = sorted({c.key for c in read_snapshot(folder).cells if c.status == "done"}
+    # store.json alone says which cells are done: no need to read their rows and artifacts
+    ahead = sorted({e["key"] for e in _read_index(folder)["cells"] if e["status"] == "done"}
                    - {c.key for c in store.cells(status="done")})
     if ahead:
         raise StoreError(
@@ -156,9 +158,8 @@ def _typed_row(cell_id: int, row: dict[str, str]) -> dict[str, Any]:
             "n": None if row["n"] == "" else int(row["n"]), "mirrored": int(row["mirrored"])}
 
 
-def read_snapshot(folder: str | Path) -> Snapshot:
-    """Read a snapshot folder; a folder that is not one is refused in one line."""
-    folder = Path(folder)
+def _read_index(folder: Path) -> dict[str, Any]:
+    """A snapshot's ``store.json``, checked to be one; refused in one line if not."""
     index_path = folder / INDEX
     if not index_path.is_file():
         raise _refuse(folder, f"it has no {INDEX}")
@@ -169,6 +170,13 @@ def read_snapshot(folder: str | Path) -> Snapshot:
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         found = index.get("format") if isinstance(index, dict) else None
         raise _refuse(folder, f"{INDEX} has format {found!r}, expected {FORMAT!r}")
+    return index
+
+
+def read_snapshot(folder: str | Path) -> Snapshot:
+    """Read a snapshot folder; a folder that is not one is refused in one line."""
+    folder = Path(folder)
+    index = _read_index(folder)
     cells, rows_of, artifacts, times = [], {}, {}, {}
     for entry in index["cells"]:
         cell = Cell(key=entry["key"], method=entry["method"], fractions=entry["fractions"],

@@ -28,6 +28,14 @@ def test_sizes_are_rounded_per_class():
     assert p.counts()["owner_1"] == [round(0.31 * 37), round(0.31 * 23)]
 
 
+def test_halves_of_an_odd_class_cover_it_exactly():
+    labels = np.repeat(np.arange(2), [7, 6])
+    p = make_partition(labels=labels, fractions=[0.5, 0.5], seed=0, min_nonmembers=0)
+    assert p.counts() == {"owner_0": [4, 3], "owner_1": [3, 3], "nonmember": [0, 0]}
+    with pytest.raises(DataError, match="leaving 0 non-members"):
+        make_partition(labels=labels, fractions=[0.5, 0.5], seed=0)
+
+
 def test_restricted_classes_leave_other_rows_out():
     p = make_partition(labels=LABELS, fractions=[0.1, 0.5], seed=3, classes=(0, 2))
     assert p.classes == (0, 2) and not np.isin(1, LABELS[np.concatenate(p.owner_indices)])

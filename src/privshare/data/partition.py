@@ -120,8 +120,16 @@ def _check_inputs(*, labels: np.ndarray, classes: tuple[int, ...] | None,
 def _class_sizes(*, cls: int, n: int, column: tuple[float, ...], min_rows_per_owner: int,
                  min_nonmembers: int, what: str = "fraction") -> list[int]:
     """Rows of class ``cls`` (``n`` of them) for each owner: none for a share of 0, else
-    ``max(1, round(share * n))``, refused below ``min_rows_per_owner``."""
+    ``max(1, round(share * n))``, refused below ``min_rows_per_owner``.
+
+    Shares summing to at most 1 can round up past ``n`` (two halves of an odd
+    class); then the owners rounded up the most give back one row each, the
+    later owner first on a tie, until the class is covered exactly."""
     sizes = [0 if f == 0 else max(1, round(f * n)) for f in column]
+    excess = sorted(range(len(sizes)), key=lambda j: (column[j] * n - sizes[j], -j))
+    for j in excess[: max(0, sum(sizes) - n)]:
+        if sizes[j] > column[j] * n:
+            sizes[j] -= 1
     for j, s in enumerate(sizes):
         if 0 < s < min_rows_per_owner:
             raise DataError(

@@ -57,6 +57,8 @@ def test_overrides_are_typed():
         ("train.precision=fp8", "choose fp32, bf16, auto"),
         ("train.batch_size=0", "train.batch_size=0 must be >= 1"),
         ("noequals", "section.key=value"),
+        ("train.owner_privacy_weights=[1.0, 2.0, 3.0]", "3 value(s) for 2 owners"),
+        ("train.owner_privacy_weights=[1.0, -2.0]", "train.owner_privacy_weights"),
     ],
 )
 def test_bad_values_explain_themselves(override, message):

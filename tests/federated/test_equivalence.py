@@ -24,10 +24,14 @@ def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: s
         torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=f"{what} {k}")
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_k1_equals_one_process_after_several_rounds(tmp_path, precision):
+@pytest.mark.parametrize(("precision", "extra"), [
+    ("fp32", ()), ("bf16", ()),
+    ("fp32", ("train.owner_privacy_weights=[3.0, 0.5]",)),  # each node weighs D_central its own way
+])
+def test_k1_equals_one_process_after_several_rounds(tmp_path, precision, extra):
     # bf16 too: both paths must open autocast per forward phase, or their weights part
-    config = tiny(tmp_path, "train.epochs_privgan=2", f'train.precision="{precision}"')  # 8 rounds
+    config = tiny(tmp_path, "train.epochs_privgan=2", f'train.precision="{precision}"',
+                  *extra)  # 8 rounds
     reference = one_process(config)
     result = federated(config, tmp_path / "fed")
     assert (result.rounds, result.steps, result.local_steps) == (reference.steps, reference.steps, 1)

@@ -1,8 +1,8 @@
 """Cell packing: K privGAN cells trained as one ensemble equal the K cells trained one by one.
 
 Float64, several steps, cells that differ in seed (so in initial weights and
-random streams), in their owners' rows and in their privacy weight (0 among
-them: no D_central term). Every weight, Adam moment and random stream of
+random streams), in their owners' rows and in their privacy weights (0 among
+them: no D_central term; one cell with a lambda per owner). Every weight, Adam moment and random stream of
 every cell must agree with its lone run after unpacking (1e-9: Adam turns
 float64 summation-order differences into ~1e-11 on the weights; a mix-up
 between cells is 1e-5 or more).
@@ -26,14 +26,16 @@ KINDS = {
     "mlp-augment-r1": ("train.augment=['translation', 'cutout']", "train.r1_gamma=1.0",
                        "train.r1_every=2"),
 }
-CELLS = ((0, 0.0), (1, 1.0), (2, 3.0))  # (seed, privacy weight)
+# (seed, privacy weight setting)
+CELLS = ((0, "train.privacy_weight=0.0"), (1, "train.privacy_weight=1.0"),
+         (2, "train.owner_privacy_weights=[3.0, 0.5]"))
 
 
 def _cells(kind: str) -> list[PrivGANTrainer]:
     out = []
-    for seed, weight in CELLS:
+    for seed, weights in CELLS:
         cfg = tiny_config("train.precision='fp64'", "train.batch_size=6", f"seed={seed}",
-                          f"train.privacy_weight={weight}", *KINDS[kind])
+                          weights, *KINDS[kind])
         out.append(PrivGANTrainer(config=cfg, rows=tiny_rows(seed=seed, dtype=torch.float64),
                                   device=CPU))
     return out

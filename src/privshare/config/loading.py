@@ -374,6 +374,11 @@ def _check_relations(config: RunConfig) -> None:
            f"data.classes={list(d.classes)} names class(es) "
            f"{sorted({c for c in d.classes if d.classes.count(c) > 1})} more than once; "
            "list each class once")
+    _check(not t.owner_privacy_weights or len(t.owner_privacy_weights) == len(d.fractions),
+           f"train.owner_privacy_weights={list(t.owner_privacy_weights)} has "
+           f"{len(t.owner_privacy_weights)} value(s) for {len(d.fractions)} owners "
+           f"(data.fractions={list(d.fractions)}); give one lambda per owner, or [] for "
+           "train.privacy_weight everywhere")
     _check("privgan" not in config.train.methods or t.central_delay < t.epochs_privgan,
            f"train.central_delay={t.central_delay} >= train.epochs_privgan={t.epochs_privgan}: "
            "the central discriminator would never train and privGAN's privacy term would come "

@@ -101,6 +101,10 @@ class TrainConfig:
     steps_per_epoch: str = "largest"  # largest | smallest | <int>: see README "Unequal subsets"
     # lambda: weight of D_central's cross-entropy in each G_i's loss
     privacy_weight: float = field(default=1.0, metadata=rule(">= 0", example="1.0"))
+    # one lambda per owner, in data.fractions order, instead of privacy_weight for all
+    # (each G_i's loss is its owner's own: an owner can weigh D_central's term as it chooses)
+    owner_privacy_weights: tuple[float, ...] = field(
+        default=(), metadata=rule(">= 0", example="[10.0, 0.0]", note="[] = privacy_weight for every owner"))
     # epochs before D_central starts training (paper: 0; privGAN code: 100)
     central_delay: int = field(default=0, metadata=rule(">= 0"))
     # >0 pre-trains D_central on REAL rows (original privGAN only)
@@ -131,6 +135,11 @@ class TrainConfig:
     tune_allocator: bool = True  # glibc keeps freed memory for reuse (faster CPU steps; RSS stays at its peak)
     compile: bool = False  # torch.compile each network's forward (slower on our CPU; eager if it fails)
     concurrent_methods: bool = False  # train privGAN beside the other methods, one CPU thread each
+
+    def privacy_weight_of(self, owner: int) -> float:
+        """Lambda in owner ``owner``'s generator loss: its entry of ``owner_privacy_weights``,
+        else ``privacy_weight``."""
+        return self.owner_privacy_weights[owner] if self.owner_privacy_weights else self.privacy_weight
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ class OwnerSession:
         self.pending_z = None
         return privgan_generator_step(
             self.state, fake, network=self.central, owners=self.owners,
-            privacy_weight=self.config.train.privacy_weight, precision=precision,
+            privacy_weight=self.config.train.privacy_weight_of(self.node.owner), precision=precision,
         )
 
     def _cached(self, round_index: int, *, finish: bool) -> dict[str, Any] | None:

@@ -46,7 +46,8 @@ from privshare.training.privgan import PrivGANTrainer
 from privshare.training.state import CentralState, OwnerState, RealRows, load_adam, make_adam
 
 # keys that may differ between packed cells (dotted, as in config files)
-CELL_KEYS = ("seed", "name", "out_dir", "data.fractions", "train.privacy_weight")
+CELL_KEYS = ("seed", "name", "out_dir", "data.fractions", "train.privacy_weight",
+             "train.owner_privacy_weights")
 
 
 class PackingError(ValueError):
@@ -294,9 +295,9 @@ class PackedPrivGAN(PrivGANTrainer):
         self.holds = self.class_weights = None
         self.shared_rng = first.shared_rng  # unused: shared noise is refused
         self.classes = classes * len(cells)
-        self.privacy_weight = torch.tensor(
-            [c.config.train.privacy_weight for c in cells for _ in range(classes)],
-            dtype=torch.float32, device=self.device)
+        self.privacy_weights = [torch.tensor(
+            [c.config.train.privacy_weight_of(j) for c in cells for _ in range(classes)],
+            dtype=torch.float32, device=self.device) for j in range(n_owners)]
         self.epoch = first.epoch
         self.pretrained = True
         self.history = []

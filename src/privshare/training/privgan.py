@@ -4,8 +4,8 @@ Per step (reference step, see :mod:`privshare.training.steps`):
 each owner draws z and a real batch and takes one D_i step; if the epoch is
 past ``central_delay`` D_central takes one step on all owners' fakes (target = the owner
 that made each fake); then each G_i takes one step on
-``BCE(D_i(G_i(z)), 1) + lambda * CE(D_central(G_i(z)), y')`` with y' a random other
-owner. D_central never sees a real row unless ``central_pretrain_epochs > 0``.
+``BCE(D_i(G_i(z)), 1) + lambda_i * CE(D_central(G_i(z)), y')`` with y' a random other
+owner (lambda_i: ``train.privacy_weight_of(i)``). D_central never sees a real row unless ``central_pretrain_epochs > 0``.
 
 Owners that are not alike (an owner with no row of class c, ``counts[c] ==
 0``): owner j's G_j^c and D_j^c are never trained (their loss terms are
@@ -77,7 +77,9 @@ class PrivGANTrainer:
         self.shared_rng = torch.Generator(device=device)
         self.shared_rng.manual_seed(derive_seed(config.seed, STAGE_PRIVGAN, CENTRAL, STREAM))
         self.classes = classes
-        self.privacy_weight: float | torch.Tensor = config.train.privacy_weight
+        # lambda in each owner's generator loss (a (C,) tensor per owner when cells are packed)
+        self.privacy_weights: list[float | torch.Tensor] = [
+            config.train.privacy_weight_of(j) for j in range(n_owners)]
         self.epoch = 0
         self.pretrained = config.train.central_pretrain_epochs == 0
         self.history: list[dict[str, float]] = []
@@ -130,7 +132,7 @@ class PrivGANTrainer:
             losses["central"] = torch.stack(share).sum()
         g_losses = privgan_generator_steps(
             self.owners, fakes, network=self.central.network, owners=n,
-            privacy_weight=self.privacy_weight, precision=t.precision, holds=self.holds)
+            privacy_weights=self.privacy_weights, precision=t.precision, holds=self.holds)
         losses.update({f"g_{o.index}": g for o, g in zip(self.owners, g_losses)})
         held = {f"{p}_{j}": int(r.holds.sum()) for j, r in enumerate(self.rows) for p in "dg"}
         return {k: v / held.get(k, self.classes) for k, v in losses.items()}  # per-class means

@@ -189,7 +189,7 @@ def privgan_generator_step(
     tensor of one lambda per model (packed cells, :mod:`privshare.training.packing`).
     """
     return privgan_generator_steps([owner], [fake], network=network, owners=owners,
-                                   privacy_weight=privacy_weight, precision=precision,
+                                   privacy_weights=[privacy_weight], precision=precision,
                                    holds=holds)[0]
 
 
@@ -199,11 +199,12 @@ def privgan_generator_steps(
     *,
     network: CentralDiscriminator,
     owners: int,
-    privacy_weight: float | torch.Tensor,
+    privacy_weights: list[float | torch.Tensor],
     precision: str = "fp32",
     holds: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
-    """:func:`privgan_generator_step` for several owners of one process at once.
+    """:func:`privgan_generator_step` for several owners of one process at once
+    (``privacy_weights``: each owner's lambda, in ``party`` order).
 
     Every owner's loss is computed in ONE autocast context, so D_central's
     weights are cast to bf16 once for all of them instead of once per owner;
@@ -213,8 +214,8 @@ def privgan_generator_steps(
     """
     with autocast(fakes[0].device, precision):  # a fresh context: D_i and D_central as updated
         losses = [_privgan_generator_loss(o, f, network=network, owners=owners,
-                                          privacy_weight=privacy_weight, holds=holds)
-                  for o, f in zip(party, fakes)]
+                                          privacy_weight=w, holds=holds)
+                  for o, f, w in zip(party, fakes, privacy_weights, strict=True)]
     for owner, loss in zip(party, losses):
         _update(owner.opt_g, loss, inputs=list(owner.generator.parameters()))
         owner.update_ema()

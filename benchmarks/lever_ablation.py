@@ -115,6 +115,12 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # the `conv` preset with Adam's step size 5e-4 instead of 2e-4, for its 880 steps
     "conv16-r10-l10-e40-bn-lr5": _conv16_privgan(r1=10.0, weight=10.0,
                                                   more=(*_BN, "optim.lr=5e-4")),
+    # the `conv` preset (batch 32) with one lambda per owner: 10 for the 2 % owner, 0 for the
+    # 20 % one, whose generator then trains as its local GAN would while the small owner's
+    # is pulled toward it (privGAN only: the local GANs are the recipe's above)
+    "conv16-r10-l10-e40-bn-b32-own10-0": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
+        'train.methods=["privgan"]')),
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
     "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),

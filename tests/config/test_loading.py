@@ -58,6 +58,7 @@ def test_overrides_are_typed():
         ("train.batch_size=0", "train.batch_size=0 must be >= 1"),
         ("noequals", "section.key=value"),
         ("train.owner_privacy_weights=[1.0, 2.0, 3.0]", "3 value(s) for 2 owners"),
+        ("train.owner_privacy_weights=[3.0, 0.0]", "train.privacy_weight=1.0 would be unused"),
         ("train.owner_privacy_weights=[1.0, -2.0]", "train.owner_privacy_weights"),
     ],
 )

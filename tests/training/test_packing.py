@@ -27,15 +27,15 @@ KINDS = {
                        "train.r1_every=2"),
 }
 # (seed, privacy weight setting)
-CELLS = ((0, "train.privacy_weight=0.0"), (1, "train.privacy_weight=1.0"),
-         (2, "train.owner_privacy_weights=[3.0, 0.5]"))
+CELLS = ((0, ("train.privacy_weight=0.0",)), (1, ("train.privacy_weight=1.0",)),
+         (2, ("train.owner_privacy_weights=[3.0, 0.5]", "train.privacy_weight=3.0")))
 
 
 def _cells(kind: str) -> list[PrivGANTrainer]:
     out = []
     for seed, weights in CELLS:
         cfg = tiny_config("train.precision='fp64'", "train.batch_size=6", f"seed={seed}",
-                          weights, *KINDS[kind])
+                          *weights, *KINDS[kind])
         out.append(PrivGANTrainer(config=cfg, rows=tiny_rows(seed=seed, dtype=torch.float64),
                                   device=CPU))
     return out

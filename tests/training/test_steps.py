@@ -110,10 +110,11 @@ def test_each_owner_weighs_d_central_by_its_own_lambda():
         t.train_step()
         return [snapshot(o.generator) for o in t.owners]
 
-    mixed = trained("train.owner_privacy_weights=[2.0, 0.0]")
+    mixed = trained("train.owner_privacy_weights=[2.0, 0.0]", "train.privacy_weight=2.0")
     two, zero = trained("train.privacy_weight=2.0"), trained("train.privacy_weight=0.0")
     assert all(torch.equal(mixed[0][k], two[0][k]) for k in two[0])
     assert all(torch.equal(mixed[1][k], zero[1][k]) for k in zero[1])
     assert not all(torch.equal(two[0][k], zero[0][k]) for k in two[0])  # lambda matters at all
-    assert tiny_config("train.owner_privacy_weights=[2.0, 0.0]").train.privacy_weight_of(1) == 0.0
+    assert tiny_config("train.owner_privacy_weights=[2.0, 0.0]",
+                       "train.privacy_weight=2.0").train.privacy_weight_of(1) == 0.0
     assert tiny_config("train.privacy_weight=3.0").train.privacy_weight_of(1) == 3.0

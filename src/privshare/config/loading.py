@@ -377,8 +377,15 @@ def _check_relations(config: RunConfig) -> None:
     _check(not t.owner_privacy_weights or len(t.owner_privacy_weights) == len(d.fractions),
            f"train.owner_privacy_weights={list(t.owner_privacy_weights)} has "
            f"{len(t.owner_privacy_weights)} value(s) for {len(d.fractions)} owners "
-           f"(data.fractions={list(d.fractions)}); give one lambda per owner, or [] for "
-           "train.privacy_weight everywhere")
+           f"(data.fractions={list(d.fractions)}); give one lambda per owner "
+           "(--set 'train.owner_privacy_weights=[...]'), or [] for train.privacy_weight "
+           "everywhere")
+    _check(not t.owner_privacy_weights or t.privacy_weight == max(t.owner_privacy_weights),
+           f"train.privacy_weight={t.privacy_weight} would be unused: "
+           f"train.owner_privacy_weights={list(t.owner_privacy_weights)} gives each owner's "
+           "lambda; change those (privacy_weight must then be their largest, "
+           f"{max(t.owner_privacy_weights, default=0.0)}), or set train.owner_privacy_weights=[] "
+           "for privacy_weight everywhere")
     _check("privgan" not in config.train.methods or t.central_delay < t.epochs_privgan,
            f"train.central_delay={t.central_delay} >= train.epochs_privgan={t.epochs_privgan}: "
            "the central discriminator would never train and privGAN's privacy term would come "

@@ -102,7 +102,8 @@ class TrainConfig:
     # lambda: weight of D_central's cross-entropy in each G_i's loss
     privacy_weight: float = field(default=1.0, metadata=rule(">= 0", example="1.0"))
     # one lambda per owner, in data.fractions order, instead of privacy_weight for all
-    # (each G_i's loss is its owner's own: an owner can weigh D_central's term as it chooses)
+    # (each G_i's loss is its owner's own: an owner can weigh D_central's term as it chooses);
+    # privacy_weight must then be their largest, so that it is never silently unused
     owner_privacy_weights: tuple[float, ...] = field(
         default=(), metadata=rule(">= 0", example="[10.0, 0.0]", note="[] = privacy_weight for every owner"))
     # epochs before D_central starts training (paper: 0; privGAN code: 100)

@@ -5,7 +5,8 @@ each owner draws z and a real batch and takes one D_i step; if the epoch is
 past ``central_delay`` D_central takes one step on all owners' fakes (target = the owner
 that made each fake); then each G_i takes one step on
 ``BCE(D_i(G_i(z)), 1) + lambda_i * CE(D_central(G_i(z)), y')`` with y' a random other
-owner (lambda_i: ``train.privacy_weight_of(i)``). D_central never sees a real row unless ``central_pretrain_epochs > 0``.
+owner (lambda_i: ``train.privacy_weight_of(i)``). D_central never sees a real row unless
+``central_pretrain_epochs > 0``.
 
 Owners that are not alike (an owner with no row of class c, ``counts[c] ==
 0``): owner j's G_j^c and D_j^c are never trained (their loss terms are

@@ -3,8 +3,8 @@
 A sweep is read through :class:`privshare.experiments.store.ResultStore`
 (opened read-only; standard-library SQLite) or, where only that is at hand,
 from its snapshot of small files (:mod:`privshare.experiments.snapshot`); a
-run folder with ``csv``, ``json`` and numpy: building a report never imports torch, never loads a
-model and never trains anything. Where the files lie is
+run folder with ``csv``, ``json`` and numpy. Building a report never imports
+torch, never loads a model and never trains anything. Where the files lie is
 :mod:`privshare.artifacts.layout`.
 
 Every row carries its cell's grid position (``f0``, ``f1``: owner 0's and

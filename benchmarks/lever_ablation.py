@@ -121,6 +121,21 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r10-l10-e40-bn-b32-own10-0": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
         'train.methods=["privgan"]')),
+    # the recipe above with DiffAugment's translation (up to 4 pixels, no cutout) on everything
+    # every D_i sees: against D_0 memorising its 1199 rows over 1720 steps
+    "conv16-r10-l10-e40-bn-b32-own10-0-tr": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
+        'train.methods=["privgan"]', 'train.augment=["translation"]')),
+    # the one-lambda-per-owner recipe with the small owner's D_0 stepping on every 4th privGAN
+    # step only (430 steps over its 1199 rows instead of 1720; G_0, D_1, D_central: every
+    # step): against D_0 memorising its rows, at the step count of the paper's rule
+    "conv16-r10-l10-e40-bn-b32-own10-0-d4": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
+        'train.methods=["privgan"]', "train.owner_d_every=[4, 1]")),
+    # the same with D_0 on every 2nd step (860 steps)
+    "conv16-r10-l10-e40-bn-b32-own10-0-d2": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
+        'train.methods=["privgan"]', "train.owner_d_every=[2, 1]")),
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
     "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),

@@ -60,6 +60,8 @@ def test_overrides_are_typed():
         ("train.owner_privacy_weights=[1.0, 2.0, 3.0]", "3 value(s) for 2 owners"),
         ("train.owner_privacy_weights=[3.0, 0.0]", "train.privacy_weight=1.0 would be unused"),
         ("train.owner_privacy_weights=[1.0, -2.0]", "train.owner_privacy_weights"),
+        ("train.owner_d_every=[2, 1, 1]", "train.owner_d_every=[2, 1, 1] has 3 value(s) for 2 owners"),
+        ("train.owner_d_every=[0, 1]", "train.owner_d_every"),
     ],
 )
 def test_bad_values_explain_themselves(override, message):

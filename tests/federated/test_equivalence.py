@@ -27,6 +27,7 @@ def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: s
 @pytest.mark.parametrize(("precision", "extra"), [
     ("fp32", ()), ("bf16", ()),
     ("fp32", ("train.owner_privacy_weights=[3.0, 0.5]", "train.privacy_weight=3.0")),  # each node weighs D_central its own way
+    ("fp32", ("train.owner_d_every=[3, 1]",)),  # owner 0's D_0 rests two steps in three
 ])
 def test_k1_equals_one_process_after_several_rounds(tmp_path, precision, extra):
     # bf16 too: both paths must open autocast per forward phase, or their weights part

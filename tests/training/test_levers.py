@@ -303,3 +303,43 @@ def test_non_finite_losses_stop_the_training_with_an_error():
     with pytest.raises(TrainingDiverged, match=r"loss d=nan, g=nan at epoch 1"):
         fit(t, epochs=2)
     assert len(t.history) == 0
+
+
+def test_a_resting_discriminator_steps_every_kth_call_and_its_generator_every_call():
+    t = PrivGANTrainer(config=tiny_config("train.owner_d_every=[3, 1]"), rows=tiny_rows(),
+                       device=CPU)
+    d0, d1, g0 = t.owners[0].discriminator, t.owners[1].discriminator, t.owners[0].generator
+    moved = []
+    for _ in range(4):
+        before = [[p.detach().clone() for p in m.parameters()] for m in (d0, d1, g0)]
+        losses = t.train_step()
+        moved.append([not all(torch.equal(a, b) for a, b in zip(old, m.parameters()))
+                      for old, m in zip(before, (d0, d1, g0))])
+        assert all(torch.isfinite(v) for v in losses.values())
+    # D_0 steps on calls 1 and 4 only; D_1 and G_0 on every call
+    assert [m[0] for m in moved] == [True, False, False, True]
+    assert all(m[1] and m[2] for m in moved)
+    assert (t.owners[0].d_steps, t.owners[0].d_calls, t.owners[1].d_steps) == (2, 4, 4)
+    assert t.config.train.d_every_of(0) == 3 and tiny_config().train.d_every_of(0) == 1
+
+
+def test_resume_with_a_resting_discriminator_matches_uninterrupted(tmp_path):
+    # 3 steps an epoch (tiny rows, batch 4) against D_0's every 2nd: the rests cross epochs
+    cfg = tiny_config("train.owner_d_every=[2, 1]", "train.r1_gamma=0.5", "train.r1_every=2")
+
+    def make():
+        return PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
+
+    straight = make()
+    fit(straight, epochs=3)
+    ck = tmp_path / "ck.pt"
+    fit(make(), epochs=1, checkpoint_path=ck, checkpoint_every=1)
+    resumed = make()
+    fit(resumed, epochs=3, checkpoint_path=ck, checkpoint_every=1)
+    for a, b in zip(straight.owners, resumed.owners):
+        for x, y in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values()):
+            assert torch.equal(x, y)
+        for x, y in zip(a.generator.state_dict().values(), b.generator.state_dict().values()):
+            assert torch.equal(x, y)
+        assert (a.d_calls, a.d_steps) == (b.d_calls, b.d_steps)
+    assert straight.owners[0].d_steps * 2 - 1 <= straight.owners[0].d_calls

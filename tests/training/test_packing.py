@@ -25,6 +25,7 @@ KINDS = {
                         "model.generator_norm='batch'"),
     "mlp-augment-r1": ("train.augment=['translation', 'cutout']", "train.r1_gamma=1.0",
                        "train.r1_every=2"),
+    "mlp-resting-d0": ("train.owner_d_every=[2, 1]",),  # D_0 steps on every other step
 }
 # (seed, privacy weight setting)
 CELLS = ((0, ("train.privacy_weight=0.0",)), (1, ("train.privacy_weight=1.0",)),

@@ -386,6 +386,10 @@ def _check_relations(config: RunConfig) -> None:
            "lambda; change those (privacy_weight must then be their largest, "
            f"{max(t.owner_privacy_weights, default=0.0)}), or set train.owner_privacy_weights=[] "
            "for privacy_weight everywhere")
+    _check(not t.owner_d_every or len(t.owner_d_every) == len(d.fractions),
+           f"train.owner_d_every={list(t.owner_d_every)} has {len(t.owner_d_every)} value(s) "
+           f"for {len(d.fractions)} owners (data.fractions={list(d.fractions)}); give one "
+           "interval per owner (--set 'train.owner_d_every=[...]'), or [] for every step")
     _check("privgan" not in config.train.methods or t.central_delay < t.epochs_privgan,
            f"train.central_delay={t.central_delay} >= train.epochs_privgan={t.epochs_privgan}: "
            "the central discriminator would never train and privGAN's privacy term would come "

@@ -106,6 +106,11 @@ class TrainConfig:
     # privacy_weight must then be their largest, so that it is never silently unused
     owner_privacy_weights: tuple[float, ...] = field(
         default=(), metadata=rule(">= 0", example="[10.0, 0.0]", note="[] = privacy_weight for every owner"))
+    # one D_i step interval per owner, in data.fractions order: owner i's D_i takes a step on
+    # every k_i-th privGAN step only (G_i, D_central: every step), so a small owner's D_i need
+    # not pass over its few rows as often as the largest owner's does; privGAN only
+    owner_d_every: tuple[int, ...] = field(
+        default=(), metadata=rule(">= 1", example="[4, 1]", note="[] = every step for every owner"))
     # epochs before D_central starts training (paper: 0; privGAN code: 100)
     central_delay: int = field(default=0, metadata=rule(">= 0"))
     # >0 pre-trains D_central on REAL rows (original privGAN only)
@@ -141,6 +146,11 @@ class TrainConfig:
         """Lambda in owner ``owner``'s generator loss: its entry of ``owner_privacy_weights``,
         else ``privacy_weight``."""
         return self.owner_privacy_weights[owner] if self.owner_privacy_weights else self.privacy_weight
+
+    def d_every_of(self, owner: int) -> int:
+        """Owner ``owner``'s privGAN D_i steps on every k-th step: its entry of
+        ``owner_d_every``, else 1."""
+        return self.owner_d_every[owner] if self.owner_d_every else 1
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,8 @@ class PackedOwner:
         self.class_mask = None  # every owner holds every class (checked by PackedPrivGAN)
         self.augment = first.augment
         self.r1_gamma, self.r1_every, self.d_steps = first.r1_gamma, first.r1_every, first.d_steps
+        # owner_d_every agrees between packed cells (a cell setting), so do the calls counted
+        self.d_every, self.d_calls = first.d_every, first.d_calls
         self.latent_dim, self.device, self.dtype = first.latent_dim, first.device, first.dtype
 
     def update_ema(self) -> None:
@@ -198,7 +200,8 @@ class PackedOwner:
         return {"index": self.index, "generator": self.generator.state_dict(),
                 "discriminator": self.discriminator.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "rngs": [c.rng.get_state() for c in self.cells], "d_steps": self.d_steps}
+                "rngs": [c.rng.get_state() for c in self.cells], "d_steps": self.d_steps,
+                "d_calls": self.d_calls}
 
     def load_state_dict(self, state: dict) -> None:
         if state["index"] != self.index or len(state["rngs"]) != len(self.cells):
@@ -211,6 +214,7 @@ class PackedOwner:
         for c, rng in zip(self.cells, state["rngs"]):
             c.rng.set_state(rng)
         self.d_steps = int(state["d_steps"])
+        self.d_calls = int(state.get("d_calls", self.d_steps))
 
     def unpack(self) -> None:
         """Write each cell's slice of the trained state back into its own OwnerState."""
@@ -218,6 +222,7 @@ class PackedOwner:
         for k, cell in enumerate(self.cells):
             cell.load_state_dict({
                 "index": self.index, "rng": cell.rng.get_state(), "d_steps": self.d_steps,
+                "d_calls": self.d_calls,
                 **{name: _cut(state[name], k, self.models)
                    for name in ("generator", "discriminator", "opt_g", "opt_d")}})
 

@@ -65,6 +65,7 @@ def build_owner_state(
         ema_decay=t.ema_decay,
         r1_gamma=t.r1_gamma,
         r1_every=t.r1_every,
+        d_every=t.d_every_of(owner),
         holds=rows.holds,
     )
     if t.compile:  # each network falls back to eager on its own

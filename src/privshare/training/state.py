@@ -116,7 +116,9 @@ class OwnerState:
     """One owner's private GAN: G_i, D_i, their Adams and its random stream.
 
     ``r1_gamma > 0`` adds the R1 penalty to D_i's loss on every ``r1_every``-th
-    D_i step (:func:`discriminator_step`).
+    D_i step (:func:`discriminator_step`). ``d_every = k`` lets D_i step on
+    every k-th call of :func:`discriminator_step` only (the first included);
+    G_i still gets its fakes on every call.
     ``augment`` (names from :data:`privshare.training.augment.AUGMENTATIONS`)
     is applied to everything D_i sees (:meth:`d_view`); ``ema_decay > 0``
     keeps an exponential moving average of G_i's weights, updated after each
@@ -143,6 +145,7 @@ class OwnerState:
         ema_decay: float = 0.0,
         r1_gamma: float = 0.0,
         r1_every: int = 1,
+        d_every: int = 1,
         holds: torch.Tensor | None = None,
     ) -> None:
         init = torch.Generator().manual_seed(init_seed)
@@ -165,6 +168,10 @@ class OwnerState:
         self.r1_gamma = float(r1_gamma)
         self.r1_every = int(r1_every)
         self.d_steps = 0  # D_i steps taken: which of them carry the lazy R1 penalty
+        if int(d_every) < 1:
+            raise ValueError(f"d_every={d_every} must be >= 1 (1 = a D_i step on every call)")
+        self.d_every = int(d_every)
+        self.d_calls = 0  # calls of the D_i step, stepped or rested (d_every > 1)
         self.ema: AveragedModel | None = None
         if ema_decay > 0:  # torch's own EMA: a frozen copy, foreach lerp after each G step
             # use_buffers: a batch-normalised G's running statistics are averaged with its weights
@@ -224,6 +231,7 @@ class OwnerState:
             "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(),
             "d_steps": self.d_steps,
+            "d_calls": self.d_calls,
             **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
@@ -242,6 +250,7 @@ class OwnerState:
         load_adam(self.opt_d, state["opt_d"])
         self.rng.set_state(state["rng"])
         self.d_steps = int(state.get("d_steps", 0))  # checkpoints written before lazy R1: 0
+        self.d_calls = int(state.get("d_calls", self.d_steps))  # before owner_d_every: one each
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
 

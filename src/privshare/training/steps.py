@@ -64,14 +64,20 @@ def discriminator_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw z and a real batch, take one D_i step on [real, G_i(z)].
 
+    With ``owner.d_every = k > 1`` D_i steps on every k-th call only (the
+    first included); on the others the batch is drawn as usual and D_i's
+    loss on it is computed and returned, but nothing is trained.
+
     Returns
     -------
     fake : (C, B, D)
         G_i(z), still attached to G_i's graph when ``keep_graph``.
     loss : scalar tensor (detached)
-        D_i's loss before its update.
+        D_i's loss before its update (or without one, when D_i rests).
     """
     z = owner.noise(batch) if z is None else z
+    owner.d_calls += 1
+    rests = (owner.d_calls - 1) % owner.d_every != 0  # owner_d_every: D_i steps on every k-th call
     with autocast(owner.device, precision):
         with torch.set_grad_enabled(keep_graph):
             fake = owner.generator(z)  # (C, B, D)
@@ -79,6 +85,11 @@ def discriminator_step(
         # one D_i pass over [real, fake]: one matmul per layer instead of two;
         # D_i sees both through the owner's augmentation (if any), D_central never does
         both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
+        if rests:  # D_i's loss is still reported, from a forward pass that trains nothing
+            with torch.no_grad():
+                logits = owner.discriminator(both)
+                return fake, discriminator_loss(logits[:, :batch], logits[:, batch:],
+                                                smoothing=smoothing, mask=owner.class_mask)
         owner.d_steps += 1
         r1 = owner.r1_gamma * owner.r1_every if owner.d_steps % owner.r1_every == 0 else 0.0
         if r1:

@@ -132,10 +132,19 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r10-l10-e40-bn-b32-own10-0-d4": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
         'train.methods=["privgan"]', "train.owner_d_every=[4, 1]")),
-    # the same with D_0 on every 2nd step (860 steps)
-    "conv16-r10-l10-e40-bn-b32-own10-0-d2": _conv16_privgan(r1=10.0, weight=10.0, more=(
+    # the same with D_0 on every 16th step (108 steps, fewer than the paper-rule local GAN's D)
+    "conv16-r10-l10-e40-bn-b32-own10-0-d16": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        'train.methods=["privgan"]', "train.owner_d_every=[2, 1]")),
+        'train.methods=["privgan"]', "train.owner_d_every=[16, 1]")),
+    # the `conv` preset's recipe (one lambda per owner) with a 1 % owner instead of a 2 % one,
+    # local GANs included: does the smaller owner gain as the 2 % one does?
+    "conv16-r10-l10-e40-bn-b32-own10-0-f1": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
+        "data.fractions=[0.01, 0.2]")),
+    # three owners (2 %, 5 %, 20 %), lambda 10 for the two small ones and 0 for the large one
+    "conv16-r10-l10-e40-bn-b32-own3": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 10.0, 0.0]",
+        "data.fractions=[0.02, 0.05, 0.2]")),
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
     "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),

@@ -136,6 +136,11 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r10-l10-e40-bn-b32-own10-0-d16": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
         'train.methods=["privgan"]', "train.owner_d_every=[16, 1]")),
+    # ... and with D_0 taking its first step only (1720 privGAN steps): G_0 then learns from
+    # D_central alone, that is from what G_1 draws, and D_0 is all but untrained
+    "conv16-r10-l10-e40-bn-b32-own10-0-d1720": _conv16_privgan(r1=10.0, weight=10.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
+        'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
     # the `conv` preset's recipe (one lambda per owner) with a 1 % owner instead of a 2 % one,
     # local GANs included: does the smaller owner gain as the 2 % one does?
     "conv16-r10-l10-e40-bn-b32-own10-0-f1": _conv16_privgan(r1=10.0, weight=10.0, more=(

@@ -37,7 +37,7 @@ from scipy import stats
 
 from privshare.artifacts.layout import RunLayout
 
-from benchmarks.lever_table import ATTACKS, SOURCES, _mean, print_table
+from benchmarks.lever_table import ATTACKS, SOURCES, _mean, owners_of, print_table
 
 
 def _conv16(*, r1: float, more: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -198,7 +198,7 @@ def table(roots: dict[str, list[Path]], *, eval_seeds: list[int]) -> list[list[s
         minutes = [sum(v for k, v in json.loads((r / "run.json").read_text())
                        .get("timings_s", {}).items() if k in ("privgan", "gan")) / 60
                    for r in folders]
-        for owner in ("0", "1"):
+        for owner in owners_of([row for rows in docs for row in rows]):
             # wall minutes depend on what else ran: their range, not an interval
             line = [recipe, owner, str(len(folders)), f"{min(minutes):.1f}-{max(minutes):.1f}"]
             cells = [(s, "all" if s == "privgan_pooled" else owner, "accuracy") for s in SOURCES]

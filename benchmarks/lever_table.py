@@ -30,6 +30,11 @@ def _mean(rows, **where) -> float | None:
     return statistics.fmean(vals) if vals else None
 
 
+def owners_of(rows) -> list[str]:
+    """The owners a run's metric rows speak of, in order ("all", the pooled sources' owner, left out)."""
+    return sorted({r["owner"] for r in rows if r["owner"] != "all"}, key=int)
+
+
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -44,7 +49,7 @@ def table(runs: list[Path], seed: int | None = None) -> list[list[str]]:
         seeds = [seed] if seed is not None else doc["seeds"]
         timings = json.loads((root / "run.json").read_text()).get("timings_s", {})
         minutes = sum(v for k, v in timings.items() if k in ("privgan", "gan")) / 60
-        for owner in ("0", "1"):
+        for owner in owners_of(rows):
             line = [root.name, owner, ",".join(map(str, seeds)), f"{minutes:.1f}"]
             for s in SOURCES:
                 o = "all" if s == "privgan_pooled" else owner

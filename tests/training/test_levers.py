@@ -324,7 +324,8 @@ def test_a_resting_discriminator_steps_every_kth_call_and_its_generator_every_ca
 
 
 def test_resume_with_a_resting_discriminator_matches_uninterrupted(tmp_path):
-    # 3 steps an epoch (tiny rows, batch 4) against D_0's every 2nd: the rests cross epochs
+    # one step an epoch (tiny rows, batch 16) against D_0's every 2nd: the resumed run's first
+    # call is one D_0 rests on, which it only knows from the checkpointed call count
     cfg = tiny_config("train.owner_d_every=[2, 1]", "train.r1_gamma=0.5", "train.r1_every=2")
 
     def make():
@@ -342,4 +343,4 @@ def test_resume_with_a_resting_discriminator_matches_uninterrupted(tmp_path):
         for x, y in zip(a.generator.state_dict().values(), b.generator.state_dict().values()):
             assert torch.equal(x, y)
         assert (a.d_calls, a.d_steps) == (b.d_calls, b.d_steps)
-    assert straight.owners[0].d_steps * 2 - 1 <= straight.owners[0].d_calls
+    assert (straight.owners[0].d_calls, straight.owners[0].d_steps) == (3, 2)  # calls 1 and 3

@@ -107,8 +107,8 @@ class TrainConfig:
     owner_privacy_weights: tuple[float, ...] = field(
         default=(), metadata=rule(">= 0", example="[10.0, 0.0]", note="[] = privacy_weight for every owner"))
     # one D_i step interval per owner, in data.fractions order: owner i's D_i takes a step on
-    # every k_i-th privGAN step only (G_i, D_central: every step), so a small owner's D_i need
-    # not pass over its few rows as often as the largest owner's does; privGAN only
+    # every k_i-th privGAN step only, the first included (G_i, the other D_j, D_central: every
+    # step); a k_i of at least the run's steps gives D_i one step; privGAN only
     owner_d_every: tuple[int, ...] = field(
         default=(), metadata=rule(">= 1", example="[4, 1]", note="[] = every step for every owner"))
     # epochs before D_central starts training (paper: 0; privGAN code: 100)

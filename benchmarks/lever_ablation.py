@@ -55,6 +55,8 @@ def _conv16_privgan(*, r1: float, weight: float, more: tuple[str, ...] = ()) -> 
 
 _BN = ('model.generator_norm="batch"',)  # DCGAN's batch normalisation in every generator
 _GAN_EQUAL = ('train.methods=["gan"]', "train.steps_per_epoch=22")  # local GANs at privGAN's steps
+# the batch-32 recipe with lambda 10 for the 2 % owner and 0 for the 20 % one (the `conv` preset's)
+_OWN10_0 = (*_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]")
 
 
 # the main job's fully connected settings, what every recipe starts from
@@ -119,33 +121,27 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # 20 % one, whose generator then trains as its local GAN would while the small owner's
     # is pulled toward it (privGAN only: the local GANs are the recipe's above)
     "conv16-r10-l10-e40-bn-b32-own10-0": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        'train.methods=["privgan"]')),
+        *_OWN10_0, 'train.methods=["privgan"]')),
     # the recipe above with DiffAugment's translation (up to 4 pixels, no cutout) on everything
     # every D_i sees: against D_0 memorising its 1199 rows over 1720 steps
     "conv16-r10-l10-e40-bn-b32-own10-0-tr": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        'train.methods=["privgan"]', 'train.augment=["translation"]')),
+        *_OWN10_0, 'train.methods=["privgan"]', 'train.augment=["translation"]')),
     # the one-lambda-per-owner recipe with the small owner's D_0 stepping on every 4th privGAN
     # step only (430 steps over its 1199 rows instead of 1720; G_0, D_1, D_central: every
     # step): against D_0 memorising its rows, at the step count of the paper's rule
     "conv16-r10-l10-e40-bn-b32-own10-0-d4": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        'train.methods=["privgan"]', "train.owner_d_every=[4, 1]")),
+        *_OWN10_0, 'train.methods=["privgan"]', "train.owner_d_every=[4, 1]")),
     # the same with D_0 on every 16th step (108 steps, fewer than the paper-rule local GAN's D)
     "conv16-r10-l10-e40-bn-b32-own10-0-d16": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        'train.methods=["privgan"]', "train.owner_d_every=[16, 1]")),
+        *_OWN10_0, 'train.methods=["privgan"]', "train.owner_d_every=[16, 1]")),
     # ... and with D_0 taking its first step only (1720 privGAN steps): G_0 then learns from
     # D_central alone, that is from what G_1 draws, and D_0 is all but untrained
     "conv16-r10-l10-e40-bn-b32-own10-0-d1720": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
+        *_OWN10_0, 'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
     # the `conv` preset's recipe (one lambda per owner) with a 1 % owner instead of a 2 % one,
     # local GANs included: does the smaller owner gain as the 2 % one does?
     "conv16-r10-l10-e40-bn-b32-own10-0-f1": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]",
-        "data.fractions=[0.01, 0.2]")),
+        *_OWN10_0, "data.fractions=[0.01, 0.2]")),
     # three owners (2 %, 5 %, 20 %), lambda 10 for the two small ones and 0 for the large one
     "conv16-r10-l10-e40-bn-b32-own3": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 10.0, 0.0]",

@@ -106,20 +106,26 @@ def test_without_levers_the_sampler_is_the_generator():
     assert t.owner.sampler is t.owner.generator and t.owner.ema is None
 
 
-def test_resume_with_levers_matches_uninterrupted(tmp_path):
-    cfg = tiny_config('train.augment=["translation", "cutout", "color"]', "train.ema_decay=0.8",
-                      "model.spectral_norm=true", "model.d_dropout=0.3", "train.r1_gamma=0.5",
-                      "train.r1_every=2")
-
+def _straight_and_resumed(cfg, ck):
+    """privGAN of ``cfg`` trained 3 epochs in one go, and 1 epoch, "killed", then resumed from
+    checkpoint ``ck`` in a fresh trainer to 3 epochs."""
     def make():
         return PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
 
     straight = make()
     fit(straight, epochs=3)
-    ck = tmp_path / "ck.pt"
     fit(make(), epochs=1, checkpoint_path=ck, checkpoint_every=1)
     resumed = make()
     fit(resumed, epochs=3, checkpoint_path=ck, checkpoint_every=1)
+    return straight, resumed
+
+
+def test_resume_with_levers_matches_uninterrupted(tmp_path):
+    cfg = tiny_config('train.augment=["translation", "cutout", "color"]', "train.ema_decay=0.8",
+                      "model.spectral_norm=true", "model.d_dropout=0.3", "train.r1_gamma=0.5",
+                      "train.r1_every=2")
+    ck = tmp_path / "ck.pt"
+    straight, resumed = _straight_and_resumed(cfg, ck)
     for a, b in zip(straight.owners, resumed.owners):
         for x, y in zip(a.sampler.state_dict().values(), b.sampler.state_dict().values()):
             assert torch.equal(x, y)
@@ -327,16 +333,7 @@ def test_resume_with_a_resting_discriminator_matches_uninterrupted(tmp_path):
     # one step an epoch (tiny rows, batch 16) against D_0's every 2nd: the resumed run's first
     # call is one D_0 rests on, which it only knows from the checkpointed call count
     cfg = tiny_config("train.owner_d_every=[2, 1]", "train.r1_gamma=0.5", "train.r1_every=2")
-
-    def make():
-        return PrivGANTrainer(config=cfg, rows=tiny_rows(), device=CPU)
-
-    straight = make()
-    fit(straight, epochs=3)
-    ck = tmp_path / "ck.pt"
-    fit(make(), epochs=1, checkpoint_path=ck, checkpoint_every=1)
-    resumed = make()
-    fit(resumed, epochs=3, checkpoint_path=ck, checkpoint_every=1)
+    straight, resumed = _straight_and_resumed(cfg, tmp_path / "ck.pt")
     for a, b in zip(straight.owners, resumed.owners):
         for x, y in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values()):
             assert torch.equal(x, y)

@@ -85,18 +85,19 @@ def discriminator_step(
         # one D_i pass over [real, fake]: one matmul per layer instead of two;
         # D_i sees both through the owner's augmentation (if any), D_central never does
         both = owner.d_view(torch.cat([real.to(fake.dtype), fake.detach()], dim=1))
-        if rests:  # D_i's loss is still reported, from a forward pass that trains nothing
-            with torch.no_grad():
-                logits = owner.discriminator(both)
-                return fake, discriminator_loss(logits[:, :batch], logits[:, batch:],
-                                                smoothing=smoothing, mask=owner.class_mask)
-        owner.d_steps += 1
-        r1 = owner.r1_gamma * owner.r1_every if owner.d_steps % owner.r1_every == 0 else 0.0
+        r1 = 0.0
+        if not rests:
+            owner.d_steps += 1
+            r1 = owner.r1_gamma * owner.r1_every if owner.d_steps % owner.r1_every == 0 else 0.0
         if r1:
             both.requires_grad_(True)
-        logits = owner.discriminator(both)
-        loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing,
-                                  mask=owner.class_mask)
+        # a resting D_i's loss is still reported, from a forward pass that trains nothing
+        with torch.set_grad_enabled(not rests):
+            logits = owner.discriminator(both)
+            loss = discriminator_loss(logits[:, :batch], logits[:, batch:], smoothing=smoothing,
+                                      mask=owner.class_mask)
+    if rests:
+        return fake, loss
     total = loss
     if r1:  # D_i trains on it; the loss reported stays the BCE, comparable across runs
         total = loss + r1_penalty(logits[:, :batch], both, gamma=r1, mask=owner.class_mask)

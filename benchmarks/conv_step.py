@@ -41,8 +41,10 @@ def run_case(*, batch: int, precision: str, leaky: str, steps: int, warmup: int)
         import privshare.models.conv as conv
 
         conv.leaky_relu = torch.nn.functional.leaky_relu
+    # every D_i on every step (the preset rests the small owner's D_0): the whole step is timed
     config = load_config(preset="conv", overrides=[f"train.batch_size={batch}",
-                                                   f'train.precision="{precision}"'])
+                                                   f'train.precision="{precision}"',
+                                                   "train.owner_d_every=[]"])
     rng = np.random.default_rng(0)
     device = torch.device("cpu")
     rows = [RealRows.from_arrays([rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)

@@ -8,8 +8,10 @@ Each recipe is the ``quick`` run preset (owners at 2 % and 20 % of MNIST, all
 ten digits) pinned to the fully connected settings every recipe was
 measured from (:data:`BASE`: the narrow MLPs, 60 epochs, privacy weight 1,
 no R1), so that a later change of the preset does not change a recipe's
-runs, plus the overrides in :data:`RECIPES`; ``conv16-r10-l10-e40-bn`` is the
-``conv`` preset (``conv16-r1-l3-e40`` was, before generator batch norm). Each (recipe, training
+runs, plus the overrides in :data:`RECIPES`; ``conv16-r10-l10-e40-bn-b32-own10-0-d1720`` is the
+``conv`` preset's privGAN and ``conv16-r10-l10-e40-bn-b32`` its local GANs (before D_0 rested,
+one lambda per owner, batch 32 and generator batch norm, the preset was
+``conv16-r10-l10-e40-bn-b32-own10-0``, ``-bn-b32``, ``-bn`` and ``conv16-r1-l3-e40``). Each (recipe, training
 seed) is one run folder ``<out-dir>/<recipe>-s<seed>``, trained (a killed
 run resumes), then evaluated with the ``quick`` evaluation preset at
 ``--eval-seeds`` unless its metrics.json already exists. ``--set`` adds an
@@ -135,7 +137,8 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "conv16-r10-l10-e40-bn-b32-own10-0-d16": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_OWN10_0, 'train.methods=["privgan"]', "train.owner_d_every=[16, 1]")),
     # ... and with D_0 taking its first step only (1720 privGAN steps): G_0 then learns from
-    # D_central alone, that is from what G_1 draws, and D_0 is all but untrained
+    # D_central alone, that is from what G_1 draws, and D_0 is all but untrained; the `conv`
+    # preset's privGAN since (its [1000000, 1] rests D_0 on the same steps of a 1720-step run)
     "conv16-r10-l10-e40-bn-b32-own10-0-d1720": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_OWN10_0, 'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
     # the `conv` preset's recipe (one lambda per owner) with a 1 % owner instead of a 2 % one,

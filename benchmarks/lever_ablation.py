@@ -141,6 +141,11 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # preset's privGAN since (its [1000000, 1] rests D_0 on the same steps of a 1720-step run)
     "conv16-r10-l10-e40-bn-b32-own10-0-d1720": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_OWN10_0, 'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
+    # the `conv` preset's privGAN (D_0 resting) with lambda 30 for the small owner: with D_0
+    # untrained, D_central is G_0's only teacher; does a stronger pull bring G_0 to G_1?
+    "conv16-r10-l30-e40-bn-b32-own30-0-d1720": _conv16_privgan(r1=10.0, weight=30.0, more=(
+        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[30.0, 0.0]",
+        'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
     # the `conv` preset's recipe (one lambda per owner) with a 1 % owner instead of a 2 % one,
     # local GANs included: does the smaller owner gain as the 2 % one does?
     "conv16-r10-l10-e40-bn-b32-own10-0-f1": _conv16_privgan(r1=10.0, weight=10.0, more=(

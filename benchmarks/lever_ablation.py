@@ -57,8 +57,15 @@ def _conv16_privgan(*, r1: float, weight: float, more: tuple[str, ...] = ()) -> 
 
 _BN = ('model.generator_norm="batch"',)  # DCGAN's batch normalisation in every generator
 _GAN_EQUAL = ('train.methods=["gan"]', "train.steps_per_epoch=22")  # local GANs at privGAN's steps
-# the batch-32 recipe with lambda 10 for the 2 % owner and 0 for the 20 % one (the `conv` preset's)
-_OWN10_0 = (*_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 0.0]")
+
+
+def _per_owner(*weights: float) -> tuple[str, ...]:
+    """The batch-32 recipe with one lambda per owner, in data.fractions order."""
+    return (*_BN, "train.batch_size=32", f"train.owner_privacy_weights={list(weights)}")
+
+
+# lambda 10 for the 2 % owner and 0 for the 20 % one (the `conv` preset's)
+_OWN10_0 = _per_owner(10.0, 0.0)
 
 
 # the main job's fully connected settings, what every recipe starts from
@@ -144,16 +151,14 @@ RECIPES: dict[str, tuple[str, ...]] = {
     # the `conv` preset's privGAN (D_0 resting) with lambda 30 for the small owner: with D_0
     # untrained, D_central is G_0's only teacher; does a stronger pull bring G_0 to G_1?
     "conv16-r10-l30-e40-bn-b32-own30-0-d1720": _conv16_privgan(r1=10.0, weight=30.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[30.0, 0.0]",
-        'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
+        *_per_owner(30.0, 0.0), 'train.methods=["privgan"]', "train.owner_d_every=[1720, 1]")),
     # the `conv` preset's recipe (one lambda per owner) with a 1 % owner instead of a 2 % one,
     # local GANs included: does the smaller owner gain as the 2 % one does?
     "conv16-r10-l10-e40-bn-b32-own10-0-f1": _conv16_privgan(r1=10.0, weight=10.0, more=(
         *_OWN10_0, "data.fractions=[0.01, 0.2]")),
     # three owners (2 %, 5 %, 20 %), lambda 10 for the two small ones and 0 for the large one
     "conv16-r10-l10-e40-bn-b32-own3": _conv16_privgan(r1=10.0, weight=10.0, more=(
-        *_BN, "train.batch_size=32", "train.owner_privacy_weights=[10.0, 10.0, 0.0]",
-        "data.fractions=[0.02, 0.05, 0.2]")),
+        *_per_owner(10.0, 10.0, 0.0), "data.fractions=[0.02, 0.05, 0.2]")),
     # the new conv preset's local GANs alone at privGAN's 22 steps an epoch: the fair
     # "what the small owner can build alone" baseline for it, D_0's exposure included
     "conv16-r10-l10-e40-bn-gan-equal": _conv16(r1=10.0, more=(*_GAN_EQUAL, *_BN)),
